@@ -1,0 +1,54 @@
+# Two commands matter: `make run` and `make test`. Both install what is missing first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+EVAL := ../shared/eval
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+export OMP_THREAD_LIMIT ?= 1
+
+.PHONY: run test lint eval bench samples system-deps clean
+
+system-deps:
+	@./scripts/install-system-deps.sh
+
+$(STAMP): pyproject.toml | system-deps
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+## run: extract the synthetic sample cards and print them as a table
+run: system-deps $(STAMP)
+	$(VENV)/bin/cards extract --format table --jobs $(JOBS) samples/
+
+## test: every test, with the real tesseract
+test: system-deps $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+## eval: score extraction on the shared real cards and on samples/
+eval: system-deps $(STAMP)
+	@mkdir -p var/eval
+	@for set in scans photos; do \
+	  echo "== $$set"; \
+	  $(VENV)/bin/cards extract --format jsonl --jobs $(JOBS) $(EVAL)/$$set > var/eval/$$set.jsonl || true; \
+	  $(PY) $(EVAL)/score.py $(EVAL)/$$set/labels.json var/eval/$$set.jsonl --json var/eval/$$set.score.json; \
+	done
+	@echo "== samples"
+	@$(VENV)/bin/cards extract --format jsonl --jobs $(JOBS) samples > var/eval/samples.jsonl || true
+	@$(PY) $(EVAL)/score.py samples/labels.json var/eval/samples.jsonl --json var/eval/samples.score.json
+
+## bench: throughput against bare tesseract, per-stage timings
+bench: system-deps $(STAMP)
+	$(PY) bench/speed.py --images $(EVAL)/scans
+
+## samples: regenerate the synthetic cards (deterministic)
+samples: $(STAMP)
+	$(PY) samples/generate.py --out samples
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

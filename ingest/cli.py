@@ -1,0 +1,110 @@
+"""The ``cards`` command line: a thin layer over the pipeline.
+
+The JSON shape and exit codes are a contract other tools depend on: see README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ingest.errors import BadArgumentsError, CardError, ExitCode
+from ingest.pipeline import Options, extract_many, iter_images
+from ingest.schema import Extraction
+from ingest.vcard import to_vcard
+
+app = typer.Typer(help="Business cards in, structured contacts out.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+
+class OutputFormat(str, Enum):
+    jsonl = "jsonl"
+    json = "json"
+    table = "table"
+    vcard = "vcard"
+
+
+@app.callback()
+def main() -> None:
+    """Business-card contact ingestion with third-party-data controls."""
+
+
+def fail(error: CardError) -> None:
+    """Print an error as JSON on stderr and exit with its code: the same shape as per-card errors."""
+    print(json.dumps({"error": error.to_dict()}), file=sys.stderr)
+    raise typer.Exit(int(error.exit_code))
+
+
+@app.command()
+def extract(
+    paths: Annotated[list[Path], typer.Argument(help="Image files and folders (searched recursively).")],
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help="Output format.")] = OutputFormat.jsonl,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel processes (default: CPU count).")] = 0,
+    region: Annotated[str, typer.Option(help="Default country for phone numbers (ISO 3166 alpha-2).")] = "",
+) -> None:
+    """Extract contacts from card images. Exits 1 if any card failed, after processing all of them."""
+    region = (region or os.environ.get("CARDS_DEFAULT_REGION", "US")).upper()
+    if len(region) != 2 or not region.isalpha():
+        fail(BadArgumentsError(f"--region must be a two-letter country code, not {region!r}."))
+    files = list(iter_images(paths))
+    if not files:
+        fail(BadArgumentsError("No image files found in the given paths."))
+    options = Options(region=region)
+    results = extract_many(files, options, jobs=jobs or None)
+    failed = render(results, format)
+    raise typer.Exit(int(ExitCode.card_failed) if failed else 0)
+
+
+def render(results: object, format: OutputFormat) -> int:
+    """Write results as they arrive; returns how many cards failed."""
+    failed = 0
+    collected: list[Extraction] = []
+    console = Console(stderr=True)
+    for extraction in results:  # type: ignore[attr-defined]
+        failed += not extraction.ok
+        if not extraction.ok:
+            err = extraction.error or {}
+            console.print(f"[red]failed[/red] {extraction.source}: {err.get('code')}: {err.get('message')}",
+                          highlight=False, soft_wrap=True)
+        if format is OutputFormat.jsonl:
+            print(json.dumps(extraction.to_dict(), ensure_ascii=False), flush=True)
+        elif format is OutputFormat.vcard:
+            if extraction.ok:
+                sys.stdout.write(to_vcard(extraction))
+        else:
+            collected.append(extraction)
+    if format is OutputFormat.json:
+        print(json.dumps([e.to_dict() for e in collected], ensure_ascii=False, indent=2))
+    elif format is OutputFormat.table:
+        print_table(collected)
+    return failed
+
+
+def print_table(extractions: list[Extraction]) -> None:
+    table = Table(title="Extracted cards", show_lines=True)
+    for column in ("card", "name", "title", "company", "e-mail", "phones", "website", "address"):
+        table.add_column(column, overflow="fold")
+    for e in extractions:
+        if not e.ok:
+            table.add_row(Path(e.source).name, f"[red]{(e.error or {}).get('code')}[/red]", *[""] * 6)
+            continue
+
+        def values(name: str, fields: dict = e.fields) -> str:
+            return "\n".join(v.value for v in fields.get(name, []))
+
+        phones = "\n".join(f"{p.value} ({p.type})" for p in e.fields.get("phones", []))
+        table.add_row(Path(e.source).name, values("names"), values("job_titles"), values("companies"),
+                      values("emails"), phones, values("websites"), values("addresses"))
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    app()

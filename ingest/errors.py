@@ -1,0 +1,150 @@
+"""The project's one error vocabulary.
+
+Every failure a user can meet is a :class:`CardError` subclass with a stable ``code``.
+The same code appears in the CLI's JSON (``error.code``), in HTTP problem types
+(``/problems/{code}``) and maps to a process exit status, so scripts, the mobile app
+and operators all talk about the same thing. Messages say what to do next.
+Modelled on OCRmyPDF's ``exceptions.py``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import ClassVar
+
+
+class ExitCode(IntEnum):
+    """Process exit statuses of the ``cards`` CLI."""
+
+    ok = 0
+    card_failed = 1  # at least one card failed; the others were processed
+    bad_args = 2
+    input_file = 3
+    missing_dependency = 4
+    ocr_engine = 5
+    invalid_config = 6
+    storage = 7
+    not_found = 8
+    forbidden = 9
+    other = 15
+
+
+class CardError(Exception):
+    """Base of every expected failure. Subclasses set ``code``, ``exit_code`` and ``http_status``."""
+
+    code: ClassVar[str] = "error"
+    exit_code: ClassVar[ExitCode] = ExitCode.other
+    http_status: ClassVar[int] = 500
+    hint: ClassVar[str] = ""
+
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        self.message = message or self.__class__.__doc__ or self.code
+        if hint is not None:
+            self.hint_text = hint
+        else:
+            self.hint_text = self.hint
+        super().__init__(self.full_message)
+
+    @property
+    def full_message(self) -> str:
+        return f"{self.message} {self.hint_text}".strip()
+
+    def to_dict(self) -> dict[str, str]:
+        """The ``{"code", "message"}`` object used in JSON output and problem details."""
+        return {"code": self.code, "message": self.full_message}
+
+
+# --- input images -------------------------------------------------------------------
+
+
+class InputFileError(CardError):
+    """The input image cannot be used."""
+
+    code = "input_file"
+    exit_code = ExitCode.input_file
+    http_status = 422
+
+
+class EmptyFileError(InputFileError):
+    code = "empty_file"
+    hint = "The file has no bytes: re-export or re-upload the image."
+
+
+class UnreadableFileError(InputFileError):
+    code = "unreadable_file"
+    hint = "Check that the path exists and is readable."
+
+
+class UnsupportedFormatError(InputFileError):
+    code = "unsupported_format"
+    hint = "Send a JPEG, PNG, TIFF, WebP or BMP image."
+
+
+class CorruptImageError(InputFileError):
+    code = "corrupt_image"
+    hint = "The image is damaged or truncated: take or export it again."
+
+
+class ImageTooSmallError(InputFileError):
+    code = "image_too_small"
+    hint = "Scan or photograph the card at a higher resolution (at least 100x60 px)."
+
+
+class ImageTooLargeError(InputFileError):
+    code = "image_too_large"
+    hint = "Resize the image below the pixel or byte limit before sending it."
+
+
+class NoTextFoundError(InputFileError):
+    code = "no_text_found"
+    hint = "The card looks blank to OCR: check lighting, focus and that the card fills the frame."
+
+
+# --- the OCR engine ------------------------------------------------------------------
+
+
+class OcrEngineError(CardError):
+    """Tesseract failed on this card."""
+
+    code = "ocr_failed"
+    exit_code = ExitCode.ocr_engine
+    http_status = 500
+    hint = "Retry; if it persists, report the image to the maintainers."
+
+
+class OcrTimeoutError(OcrEngineError):
+    code = "ocr_timeout"
+    http_status = 503
+    hint = "OCR took too long: retry, or raise CARDS_OCR_TIMEOUT."
+
+
+class MissingDependencyError(CardError):
+    code = "missing_dependency"
+    exit_code = ExitCode.missing_dependency
+    http_status = 500
+    hint = "Install it (Debian: apt-get install tesseract-ocr tesseract-ocr-eng) or run `make run`."
+
+
+# --- configuration and arguments -------------------------------------------------------
+
+
+class BadArgumentsError(CardError):
+    code = "bad_arguments"
+    exit_code = ExitCode.bad_args
+    http_status = 400
+
+
+class InvalidConfigError(CardError):
+    code = "invalid_config"
+    exit_code = ExitCode.invalid_config
+    http_status = 500
+    hint = "Fix the setting named above (environment variable or option) and retry."
+
+
+def error_from_exception(exc: BaseException) -> CardError:
+    """Wrap an unexpected exception so that one card's bug never stops a batch."""
+    if isinstance(exc, CardError):
+        return exc
+    err = CardError(f"Unexpected {type(exc).__name__}: {exc}.", hint="This is a bug: report it with the image.")
+    err.__cause__ = exc
+    return err

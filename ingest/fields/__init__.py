@@ -1,0 +1,157 @@
+"""Stage 4, fields: OCR segments in, typed field values with their evidence out."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ingest.fields.contacts import (
+    Match,
+    domain_of,
+    find_emails,
+    find_social_handles,
+    find_websites,
+    region_from_domain,
+)
+from ingest.fields.entities import TRAILING_LABEL, Candidate, classify, group_addresses, is_latin, strip_postnominals
+from ingest.fields.phones import find_phones, repair_plus_read_as_four
+from ingest.fields.segments import Segment, split_lines
+from ingest.fields.vocab import COUNTRY_REGION
+from ingest.schema import FIELD_NAMES, FieldValue
+
+__all__ = ["extract_fields", "infer_region", "split_lines"]
+
+BoxMapper = Callable[[tuple[int, int, int, int]], list[int]]
+KIND_TO_FIELD = {
+    "name": "names",
+    "job_title": "job_titles",
+    "department": "departments",
+    "company": "companies",
+}
+
+
+def infer_region(segments: list[Segment], emails: list[str], websites: list[str], default: str) -> str:
+    """The card's country for phone parsing: address country, then +country codes, then TLDs."""
+    import phonenumbers  # local: only needed here and in phones
+
+    text = "\n".join(s.text for s in segments).casefold()
+    for name, region in sorted(COUNTRY_REGION.items(), key=lambda kv: -len(kv[0])):
+        if len(name) > 3 and f"{name}" in text:
+            return region
+    for segment in segments:
+        for token in segment.text.split():
+            if token.startswith("+") and token[1:].isdigit() and 1 <= len(token) - 1 <= 3:
+                region = phonenumbers.region_code_for_country_code(int(token[1:]))
+                if region and region != "ZZ":
+                    return region
+    for value in [*emails, *websites]:
+        region = region_from_domain(domain_of(value))
+        if region:
+            return region
+    return default
+
+
+def extract_fields(
+    segments: list[Segment], *, default_region: str, to_original: BoxMapper
+) -> tuple[dict[str, list[FieldValue]], str]:
+    """Find every field on the card; returns the fields and the region used for phones."""
+    fields: dict[str, list[FieldValue]] = {name: [] for name in FIELD_NAMES}
+    taken: dict[int, list[tuple[int, int]]] = {s.index: [] for s in segments}
+
+    def emit(field_name: str, match: Match, confidence_factor: float = 1.0) -> None:
+        seg = match.segment
+        fields[field_name].append(
+            FieldValue(
+                value=match.value,
+                raw=match.raw.strip(),
+                confidence=round(seg.span_conf(match.start, match.end) * confidence_factor, 3),
+                bbox=to_original(seg.span_box(match.start, match.end)),
+                method=match.method,
+                type=match.kind if field_name in ("phones", "social") else None,
+                extension=match.extension,
+            )
+        )
+        taken[seg.index].append((match.start, match.end))
+
+    emails = [m for s in segments for m in find_emails(s)]
+    for m in _unique(emails):
+        emit("emails", m)
+    for s in segments:
+        for m in _unique(find_websites(s, taken[s.index])):
+            emit("social" if m.kind else "websites", m)
+        for m in find_social_handles(s):
+            if not any(m.start < end and start < m.end for start, end in taken[s.index]):
+                emit("social", m, 0.9)
+    region = infer_region(segments, [v.value for v in fields["emails"]], [v.value for v in fields["websites"]],
+                          default_region)
+    phones = [m for s in segments for m in find_phones(s, region, taken[s.index])]
+    repair_plus_read_as_four(phones, region)
+    for m in _unique(phones):
+        emit("phones", m, 1.0 if m.valid else 0.8)
+
+    candidates = _leftovers(segments, taken)
+    domains = [domain_of(v.value) for v in fields["emails"] + fields["websites"]]
+    classify(candidates, [v.value for v in fields["emails"]], domains)
+    for c in candidates:
+        if c.kind in KIND_TO_FIELD:
+            value = strip_postnominals(c.text) if c.kind == "name" else c.text.strip(" ,;:|")
+            fields[KIND_TO_FIELD[c.kind]].append(_entity_value(c, value, c.method or "vocabulary", to_original))
+    for group in group_addresses(candidates):
+        raw = ", ".join(c.text.strip(" ,") for c in group)
+        boxes = [c.segment.span_box(c.start, c.end) for c in group]
+        x0 = min(b[0] for b in boxes)
+        y0 = min(b[1] for b in boxes)
+        x1 = max(b[0] + b[2] for b in boxes)
+        y1 = max(b[1] + b[3] for b in boxes)
+        conf = sum(c.segment.span_conf(c.start, c.end) for c in group) / len(group)
+        fields["addresses"].append(
+            FieldValue(value=raw, raw="\n".join(c.text for c in group), confidence=round(conf * 0.9, 3),
+                       bbox=to_original((x0, y0, x1 - x0, y1 - y0)), method="layout_lines")
+        )
+    return fields, region
+
+
+def _entity_value(c: Candidate, value: str, method: str, to_original: BoxMapper) -> FieldValue:
+    certainty = min(1.0, 0.5 + 0.15 * max(c.scores.values(), default=0))
+    return FieldValue(
+        value=value,
+        raw=c.text,
+        confidence=round(c.segment.span_conf(c.start, c.end) * certainty, 3),
+        bbox=to_original(c.segment.span_box(c.start, c.end)),
+        method=method,
+    )
+
+
+def _unique(matches: list[Match]) -> list[Match]:
+    seen: set[str] = set()
+    out = []
+    for m in matches:
+        key = m.value.casefold()
+        if key not in seen:
+            seen.add(key)
+            out.append(m)
+    return out
+
+
+def _leftovers(segments: list[Segment], taken: dict[int, list[tuple[int, int]]]) -> list[Candidate]:
+    """What remains of each segment once contact details (and their labels) are cut out."""
+    candidates = []
+    for s in segments:
+        spans = sorted(taken[s.index])
+        pieces, pos = [], 0
+        for start, end in [*spans, (len(s.text), len(s.text))]:
+            piece = s.text[pos:start]
+            pieces.append((pos, start, piece))
+            pos = max(pos, end)
+        for start, end, piece in pieces:
+            text = piece.strip(" ,;|·•-–")
+            if spans:
+                text = _strip_label(text)
+            if len(text) < 2 or not is_latin(text) or sum(ch.isalpha() for ch in text) < 2:
+                continue
+            offset = s.text.find(text, start)
+            candidates.append(Candidate(s, text, offset, offset + len(text)))
+    return candidates
+
+
+def _strip_label(text: str) -> str:
+    return TRAILING_LABEL.sub("", text).strip(" ,;:|")

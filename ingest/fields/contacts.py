@@ -1,0 +1,174 @@
+"""E-mails, websites and social handles: the fields with a syntax of their own.
+
+OCR misreads them in predictable ways (``©`` for ``@``, a dropped dot read as a space),
+so each segment is repaired before matching, and e-mails are checked with
+email-validator (syntax only: never a DNS lookup).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from email_validator import EmailNotValidError, validate_email
+
+from ingest.fields.segments import Segment
+
+EMAIL_LABEL = r"(?:e-?mail|email|mail|e)\s*[:.]?"
+_AT = r"(?:@|©|®|\(at\)|\[at\])"
+EMAIL = re.compile(
+    r"(?P<local>[A-Za-z0-9][A-Za-z0-9._%+'-]*)\s?" + _AT + r"\s?"
+    r"(?P<domain>[A-Za-z0-9-]+(?:\s?[.,]\s?[A-Za-z0-9-]+)*\s?[.,]\s?[A-Za-z]{2,})"
+)
+# "E: Jane Doe@example.com": after an e-mail label a space inside the local part is a lost dot.
+LABELLED_SPLIT_LOCAL = re.compile(
+    r"\b" + EMAIL_LABEL + r"\s+([A-Za-z][A-Za-z0-9_-]*)\s([A-Za-z0-9._-]+\s?" + _AT + ")", re.I
+)
+
+GENERIC_TLDS = {
+    "com", "net", "org", "edu", "gov", "info", "biz", "io", "co", "ai", "app", "dev", "tech",
+    "online", "site", "store", "agency", "consulting", "group", "global", "world", "media", "design",
+    "studio", "solutions", "services", "systems", "digital", "cloud", "example", "travel", "hotel",
+    "law", "legal", "health", "care", "finance", "capital", "partners", "ventures", "energy", "int", "eu",
+}  # fmt: skip
+COUNTRY_TLDS = {
+    "ac": None, "ae": "AE", "ar": "AR", "at": "AT", "au": "AU", "be": "BE", "br": "BR", "ca": "CA",
+    "ch": "CH", "cl": "CL", "cn": "CN", "cz": "CZ", "de": "DE", "dk": "DK", "eg": "EG", "es": "ES",
+    "fi": "FI", "fr": "FR", "gr": "GR", "hk": "HK", "hu": "HU", "id": "ID", "ie": "IE", "il": "IL",
+    "in": "IN", "it": "IT", "jp": "JP", "ke": "KE", "kr": "KR", "lu": "LU", "ma": "MA", "mx": "MX",
+    "my": "MY", "ng": "NG", "nl": "NL", "no": "NO", "nz": "NZ", "pe": "PE", "ph": "PH", "pk": "PK",
+    "pl": "PL", "pt": "PT", "qa": "QA", "ro": "RO", "ru": "RU", "sa": "SA", "se": "SE", "sg": "SG",
+    "th": "TH", "tn": "TN", "tr": "TR", "tw": "TW", "ua": "UA", "uk": "GB", "us": "US", "vn": "VN",
+    "za": "ZA", "gh": "GH", "tz": "TZ", "ug": "UG", "rw": "RW", "et": "ET", "lk": "LK", "bd": "BD",
+}  # fmt: skip
+KNOWN_TLDS = GENERIC_TLDS | set(COUNTRY_TLDS)
+
+WEBSITE = re.compile(
+    r"(?<![@\w.-])(?P<url>(?:(?:https?|hltp|http)\s?:\s?/\s?/\s?)?(?:www\d?\s?[.,]\s?)?"
+    r"[A-Za-z0-9][A-Za-z0-9-]*(?:\.[A-Za-z0-9-]+)*\.(?P<tld>[A-Za-z]{2,12})\b"
+    r"(?:/[^\s]*)?)",
+    re.I,
+)
+SOCIAL_HOSTS = {
+    "linkedin.com": "linkedin",
+    "twitter.com": "twitter",
+    "x.com": "twitter",
+    "facebook.com": "facebook",
+    "fb.com": "facebook",
+    "instagram.com": "instagram",
+    "github.com": "github",
+    "youtube.com": "youtube",
+    "tiktok.com": "tiktok",
+    "xing.com": "xing",
+}
+SOCIAL_HANDLE = re.compile(
+    r"\b(?P<network>twitter|instagram|insta|ig|x|skype|telegram|github|linkedin|wechat|line)\s*[:\-]?\s*"
+    r"(?P<handle>@?[A-Za-z0-9_.\-/]{2,40})",
+    re.I,
+)
+
+
+@dataclass
+class Match:
+    """A value found inside a segment: the span it came from and how it was found."""
+
+    segment: Segment
+    start: int
+    end: int
+    value: str
+    method: str
+    kind: str | None = None  # phone type or social network
+    extension: str | None = None
+    valid: bool = True  # phones: phonenumbers accepts it for its region
+
+    @property
+    def raw(self) -> str:
+        return self.segment.text[self.start : self.end]
+
+
+def _clean_domain(domain: str) -> str:
+    return re.sub(r"\s*[.,]\s*", ".", domain).strip(".").lower()
+
+
+def find_emails(segment: Segment) -> list[Match]:
+    text = segment.text
+    found: list[Match] = []
+    for m in EMAIL.finditer(text):
+        local, domain = m.group("local"), _clean_domain(m.group("domain"))
+        method = "regex"
+        if m.group(0).count("@") == 0:
+            method = "regex_repaired_at"
+        elif " " in m.group(0):
+            method = "regex_repaired_spaces"
+        start = m.start()
+        split = LABELLED_SPLIT_LOCAL.search(text[: m.end()])
+        if split and split.end() >= m.start("local") and split.start(1) < m.start():
+            local = f"{split.group(1)}.{local}"
+            start = split.start(1)
+            method = "regex_repaired_local"
+        local = local.strip("._-'")
+        tld = domain.rsplit(".", 1)[-1]
+        if tld not in KNOWN_TLDS and len(tld) > 3:
+            continue
+        address = f"{local}@{domain}"
+        try:
+            checked = validate_email(address, check_deliverability=False)
+        except EmailNotValidError:
+            continue
+        found.append(Match(segment, start, m.end(), checked.normalized, method))
+    return found
+
+
+def social_network(url: str) -> str | None:
+    host = re.sub(r"^(?:https?://)?(?:www\.)?", "", url.lower()).split("/")[0]
+    return SOCIAL_HOSTS.get(host)
+
+
+def find_websites(segment: Segment, taken: list[tuple[int, int]]) -> list[Match]:
+    """Web addresses not inside an e-mail; social-network URLs come back with ``kind`` set."""
+    text = segment.text
+    found: list[Match] = []
+    for m in WEBSITE.finditer(text):
+        if any(m.start() < end and start < m.end() for start, end in taken):
+            continue
+        url = re.sub(r"\s", "", m.group("url")).rstrip(".,;:)")
+        url = re.sub(r"^hltp", "http", url, flags=re.I)
+        url = re.sub(r"^(www\d?),", r"\1.", url, flags=re.I)
+        tld = m.group("tld").lower()
+        has_prefix = bool(re.match(r"(?:https?://|www\d?\.)", url, re.I))
+        host = re.sub(r"^(?:https?://)?", "", url, flags=re.I).split("/")[0]
+        if not has_prefix:
+            if tld not in KNOWN_TLDS:
+                continue
+            # "Co.Ltd", "Ph.D", "St.Louis": a bare host needs a lowercase, multi-letter name
+            if host != host.lower() and tld not in GENERIC_TLDS:
+                continue
+            if len(host.split(".")[0]) < 2:
+                continue
+        network = social_network(url)
+        found.append(Match(segment, m.start(), m.end(), url, "regex", kind=network))
+    return found
+
+
+def find_social_handles(segment: Segment) -> list[Match]:
+    found = []
+    for m in SOCIAL_HANDLE.finditer(segment.text):
+        handle = m.group("handle")
+        network = m.group("network").lower()
+        if network in {"x", "ig", "line"} and not handle.startswith("@"):
+            continue
+        if "@" in handle[1:] or "." in handle and network not in {"skype", "linkedin"}:
+            continue
+        network = {"insta": "instagram", "ig": "instagram", "x": "twitter"}.get(network, network)
+        found.append(Match(segment, m.start(), m.end(), handle, "label", kind=network))
+    return found
+
+
+def domain_of(value: str) -> str:
+    host = value.split("@")[-1]
+    host = re.sub(r"^(?:https?://)?(?:www\d?\.)?", "", host.lower())
+    return host.split("/")[0]
+
+
+def region_from_domain(domain: str) -> str | None:
+    return COUNTRY_TLDS.get(domain.rsplit(".", 1)[-1])

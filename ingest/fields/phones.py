@@ -1,0 +1,110 @@
+"""Phone numbers: find, type by the printed label, normalise to E.164.
+
+A number printed on a card is still that card's number even when it is fictional or
+outdated, so an unparseable but phone-shaped run of digits is kept with its digits
+rather than dropped; the region used for parsing comes from the card itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+import phonenumbers
+
+from ingest.fields.contacts import Match
+from ingest.fields.segments import Segment
+
+PHONE = re.compile(
+    r"(?P<number>(?:\+|00)?\s?\(?\+?\d[\d\s().\-/]{4,}\d)"
+    r"(?:\s?(?P<ext>(?:ext|ex|x|#)\.?\s?\d{1,6}))?",
+    re.I,
+)
+TYPE_LABELS = {
+    "work": ["tel", "t", "phone", "ph", "p", "office", "o", "direct", "d", "dir", "main", "work", "w",
+             "business", "b", "telephone", "téléphone", "telefon", "telefono", "teléfono", "fon", "voice",
+             "landline", "switchboard", "office phone", "head office", "ddi"],
+    "mobile": ["mobile", "m", "mob", "cell", "c", "cellular", "hp", "h", "handy", "gsm", "portable", "port",
+               "móvil", "movil", "celular", "cel", "mobil", "whatsapp", "mobile phone", "cell phone"],
+    "fax": ["fax", "f", "facsimile", "telefax", "fx"],
+}  # fmt: skip
+LABEL_TYPE = {label: kind for kind, labels in TYPE_LABELS.items() for label in labels}
+LABEL_BEFORE = re.compile(r"([A-Za-zé][A-Za-zé .]{0,14}?)\s*[:.|\-]?\s*[(\[]?\s*$")
+
+
+def phone_type(prefix: str) -> tuple[str, bool]:
+    """Type from the text printed just before a number; ``(type, labelled)``."""
+    m = LABEL_BEFORE.search(prefix[-18:])
+    if not m:
+        return "other", False
+    label = m.group(1).strip(" .").lower()
+    for candidate in (label, *label.split()[-1:], *label.split()[:1]):
+        if candidate in LABEL_TYPE:
+            return LABEL_TYPE[candidate], True
+    if "/" in prefix[-12:] and "fax" in prefix[-12:].lower():  # "Tel/Fax"
+        return "work", True
+    return "other", False
+
+
+def digits_of(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
+def to_e164(number: str, region: str | None) -> tuple[str | None, bool]:
+    """Best E.164 reading of a printed number: ``(value, is_valid)``; value None if unparseable."""
+    text = re.sub(r"^00", "+", number.strip())
+    attempts = [(text, region)]
+    if not text.startswith("+"):
+        attempts.append(("+" + digits_of(text), None))  # "81 294 52 5111": a country code without its +
+    best: tuple[str | None, bool] = (None, False)
+    for candidate, reg in attempts:
+        try:
+            parsed = phonenumbers.parse(candidate, reg)
+        except phonenumbers.NumberParseException:
+            continue
+        formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+        if phonenumbers.is_valid_number(parsed):
+            return formatted, True
+        if best[0] is None and phonenumbers.is_possible_number(parsed):
+            best = (formatted, False)
+    return best
+
+
+def find_phones(segment: Segment, region: str | None, taken: list[tuple[int, int]]) -> list[Match]:
+    text = segment.text
+    found: list[Match] = []
+    for m in PHONE.finditer(text):
+        if any(m.start() < end and start < m.end() for start, end in taken):
+            continue
+        number = m.group("number").strip(" -./(")
+        if number.endswith(")"):
+            number = number if "(" in number else number[:-1]
+        digits = digits_of(number)
+        if not 6 <= len(digits) <= 16:
+            continue
+        before = text[: m.start()]
+        kind, labelled = phone_type(before if before.strip() else segment.left_text)
+        value, valid = to_e164(number, region)
+        # Postcodes, dates and reference numbers are digit runs too: require some evidence.
+        if not (labelled or valid or len(digits) >= 9 or number.lstrip().startswith("+")):
+            continue
+        if re.fullmatch(r"\d{4}[-/.]\d{2}[-/.]\d{2}|\d{2}[-/.]\d{2}[-/.]\d{4}", number):
+            continue
+        method = "regex_label" if labelled else "regex"
+        extension = digits_of(m.group("ext") or "") or None
+        found.append(Match(segment, m.start(), m.end(), value or digits, method, kind, extension, valid))
+    return found
+
+
+def repair_plus_read_as_four(matches: list[Match], region: str | None) -> None:
+    """'+212' is often read '4212': fix it when another number on the card has that country code."""
+    codes = {m.raw.lstrip()[1:4] for m in matches if m.raw.lstrip().startswith("+")}
+    for m in matches:
+        raw = m.raw.lstrip()
+        if raw.startswith("4") and not m.valid:
+            for code in codes:
+                if digits_of(raw)[1:].startswith(digits_of(code)) and code:
+                    value, valid = to_e164("+" + raw[1:], region)
+                    if value:
+                        m.value, m.method = value, m.method + "_repaired_plus"
+                        m.valid = valid
+                    break
