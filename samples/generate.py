@@ -10,7 +10,7 @@ renderings (perspective, shadow, uneven light, blur, noise, JPEG, 90/180/270° t
 
 Every string drawn comes from the same ``Card`` object that produces its label, so ``labels.json`` is
 exact by construction. Field prefixes ("Tel:", "E:", "X:") are not part of the values; other printed
-text (logo initials, taglines) is listed in ``unlabelled``. The output is byte-identical for a given
+text (logo initials, taglines) is named in ``notes``; ``unlabelled`` (fields not scored) stays empty. The output is byte-identical for a given
 seed and the same Pillow/NumPy/OpenCV/FreeType versions: nothing depends on time or hash order.
 
 Usage: python samples/generate.py [--out samples] [--seed 7]
@@ -114,7 +114,7 @@ COUNTRIES: dict[str, Country] = {
         "Front Street West|Bay Street|Rue Sherbrooke Ouest|Granville Street",
         "%## {street}, Suite %00;{city}, {region} {pc}|%### {street};{city} {region} {pc};Canada",
         "({ac}) 555-01##|{ac}-555-01##|+1 {ac} 555-01##", "({ac}) 555-01##|{ac}-555-01##|+1 {ac} 555-01##"),
-    "UK": Country(
+    "GB": Country(
         "Charlotte|Harriet|Eleanor|Sophie|Imogen|Lucy", "Oliver|James|Alistair|Thomas|Rupert|Callum",
         "Ashworth|Pemberton|Fairclough|Hargreaves|Thornton|Blackwood|Kershaw", EN_TITLES, EN_DEPTS,
         "Consulting|Engineering|Surveyors|Textiles|Data Services", "Ltd|Ltd.|plc|LLP",
@@ -249,7 +249,7 @@ class Spec:
 
 SPECS = (
     Spec("US", "left", "sans/sans", "classic", "word", logo="square", extras="social fax"),
-    Spec("UK", "centred", "serif/serif", "navy", "letter", extras="tagline"),
+    Spec("GB", "centred", "serif/serif", "navy", "letter", extras="tagline"),
     Spec("DE", "two_column", "cond/cond", "classic", "local", extras="dept fax caps"),
     Spec("FR", "band_left", "serif/sans", "burgundy", "local", logo="circle", extras="italic"),
     Spec("ES", "centred", "sans/sans", "green", "phone", logo="rounded", extras="dept join"),
@@ -261,13 +261,13 @@ SPECS = (
     Spec("MX", "centred", "serif/serif", "classic", "local", extras="2titles oneline"),
     Spec("SE", "left", "mono/mono", "classic", "none", extras="social"),
     Spec("US", "centred", "sans/sans", "petrol", "main", logo="circle", extras="social join tagline"),
-    Spec("UK", "left", "sans/serif", "classic", "word", "skew", 2.2, extras="dept"),
+    Spec("GB", "left", "sans/serif", "classic", "word", "skew", 2.2, extras="dept"),
     Spec("DE", "left", "serif/serif", "classic", "letter", "skew", -1.4, logo="square", extras="2titles fax"),
     Spec("US", "two_column", "sans/sans", "grey", "direct", extras="2titles dept light"),
     Spec("US", "left", "cond/sans", "classic", "phone", "photo", 0, logo="square", extras="fax"),
     Spec("DE", "band_left", "sans/sans", "teal", "local", "photo", 1, logo="rounded", extras="dept"),
     Spec("FR", "centred", "serif/serif", "classic", "letter", "photo", 2, extras="tagline"),
-    Spec("UK", "two_column", "serif/sans", "navy", "word", "photo", 0, extras="social"),
+    Spec("GB", "two_column", "serif/sans", "navy", "word", "photo", 0, extras="social"),
     Spec("IT", "left", "sans/sans", "dark", "local", "photo", 3, logo="circle"),
     Spec("NL", "centred", "cond/cond", "burgundy", "letter", "photo", 0, extras="caps join"),
     Spec("AU", "two_column", "sans/sans", "green", "office", "photo", 2, extras="2titles"),
@@ -309,9 +309,9 @@ class Card:
         return set(self.spec.extras.split())
 
 
-def pick(rng: random.Random, options: str, sep: str = "|") -> str:
-    """Choose one alternative from a separator-joined string."""
-    return rng.choice(options.split(sep))
+def pick(rng: random.Random, options: str) -> str:
+    """Choose one alternative from a '|'-joined string."""
+    return rng.choice(options.split("|"))
 
 
 def fill(rng: random.Random, template: str) -> str:
@@ -341,7 +341,9 @@ def make_card(spec: Spec, rng: random.Random, brand: str, used: set[str]) -> Car
     trade = pick(rng, c.trades)
     company = f"{brand} {trade} {pick(rng, c.suffixes)}"
     company = company.upper() if "caps" in flags else company
-    has_logo = bool(spec.logo) or spec.layout.startswith("band")
+    # band and two-people layouts always draw a logo, left/centred only when asked, two-column never
+    has_logo = spec.layout in ("band_left", "band_top", "two_people") or (spec.layout != "two_column"
+                                                                          and bool(spec.logo))
     domain = slug(brand) + rng.choice((".example", ".example", ".example", ".example.com", ".example.net"))
     labels = ["", "", ""] if spec.labels == "none" else (
         c.local if spec.labels == "local" else LABEL_SETS[spec.labels]).split("|")
@@ -378,18 +380,19 @@ def make_card(spec: Spec, rng: random.Random, brand: str, used: set[str]) -> Car
     if "dept" in flags:
         card.departments = [pick(rng, c.depts)]
     if spec.labels != "none":
-        card.email_prefix = rng.choice(("E: ", "E ") if short else ("Email: ", "E-mail: ", ""))
+        card.email_prefix = "E" + sep if short else rng.choice(("Email: ", "E-mail: ", ""))
     if rng.random() < 0.85 or spec.layout == "two_people":
         web = rng.choice(("www.{}", "{}", "https://www.{}", "http://{}/", "https://{}")).format(domain)
-        card.website = ("W: " if short else rng.choice(("Web: ", "")), web)
+        prefix = "W" + sep if short else "" if spec.labels == "none" else rng.choice(("Web: ", ""))
+        card.website = (prefix, web)
     if spec.layout == "two_people":
         card.office_phones = [phone("fax")]
     card.address = fill(rng, pick(rng, c.addresses).format(
         street=pick(rng, c.streets), city=city, region=region, pc=pc)).split(";")
     if "social" in flags:
-        p = people[0].name.split()
-        options = [("", f"linkedin.com/in/{slug(p[0])}-{slug(p[-1])}"), (rng.choice(("X: ", "Twitter: ")),
-                   f"@{slug(brand)}"), ("Instagram ", f"@{slug(brand)}.{slug(trade)}")]
+        profile = "-".join(slug(part) for part in people[0].name.split())
+        options = [("", f"linkedin.com/in/{profile}"), (rng.choice(("X: ", "Twitter: ")), f"@{slug(brand)}"),
+                   ("Instagram ", f"@{slug(brand)}.{slug(trade)}")]
         card.social = rng.sample(options, rng.choice((1, 2)))
     if "tagline" in flags:
         card.tagline = rng.choice(TAGLINES)
@@ -412,8 +415,8 @@ def to_label(card: Card, quality: str, notes: str) -> dict:
         "country": card.spec.country,
         "non_latin": [],
         "quality": quality,
-        "notes": notes,
-        "unlabelled": [t for t in (card.initials, card.tagline) if t],
+        "notes": "; ".join([notes, *(f"not labelled: {t!r}" for t in (card.initials, card.tagline) if t)]),
+        "unlabelled": [],
     }
 
 
@@ -601,8 +604,7 @@ def render_flat(card: Card, st: Style) -> Image.Image:
         draw_logo(img, (m, band // 2 - 50), 100, spec.logo, on_accent, accent, card.initials, st.name_family)
         name = st.line("company", card.company, size=38, colour=on_accent)
         draw_block(img, [name], (m + 130, 0, w - 2 * m - 130, band), valign="center")
-        left = [st.line("name", p.name, size=46)] + [st.line("title", t) for t in p.titles]
-        left += [st.line("dept", d) for d in card.departments]
+        left = identity(st, card, p, "none")
         draw_block(img, left, (m, band + 40, int(w * 0.42) - m, h - band - 40 - m))
         box = (int(w * 0.45), band + 40, int(w * 0.55) - m, h - band - 40 - m)
         draw_block(img, contacts(st, card, p) + address(st, card), box, valign="center")
@@ -692,7 +694,8 @@ def main(argv: list[str] | None = None) -> None:
         notes = f"synthetic; {spec.layout} layout, {spec.scheme} colours, {spec.fonts} fonts"
         if spec.render == "photo":
             img = photograph(img, nrng, int(spec.turn))
-            notes += f"; photo rotated {90 * int(spec.turn)}° counter-clockwise" if spec.turn else "; photo"
+            notes += ("; photo", "; photo turned 90° counter-clockwise", "; photo upside down",
+                      "; photo turned 90° clockwise")[int(spec.turn)]
             fname = f"photo_{counts['photo']:02d}.jpg"
             img.save(args.out / fname, quality=85, optimize=True)
         else:
