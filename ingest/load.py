@@ -36,6 +36,14 @@ _KNOWN_UNSUPPORTED = (
     (b"GIF8", "GIF"),
     (b"8BPS", "PSD"),
 )
+# Signatures of the formats we do read: a file that starts like one but that Pillow cannot
+# identify was cut short or damaged, which is a different fix for the user than "wrong format".
+_SUPPORTED_MAGIC = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,17 @@ def _sniff_unsupported(data: bytes) -> str | None:
     return None
 
 
+def _sniff_supported(data: bytes) -> str | None:
+    for magic, name in _SUPPORTED_MAGIC:
+        if data.startswith(magic):
+            return name
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WebP"
+    if data[:2] == b"BM" and data[6:10] == b"\0\0\0\0":  # "BM" alone is too common a start for text
+        return "BMP"
+    return None
+
+
 def load_image(
     data: bytes,
     *,
@@ -96,6 +115,11 @@ def load_image(
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError as exc:
+        looks_like = _sniff_supported(data)
+        if looks_like:
+            raise CorruptImageError(
+                f"The file starts like a {looks_like} image but its header is damaged or cut short."
+            ) from exc
         raise UnsupportedFormatError("The file is not an image in a format we read.") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"The image declares too many pixels ({exc}).") from exc
@@ -130,8 +154,9 @@ def load_image(
 
 
 def _has_orientation(image: Image.Image) -> bool:
+    """Whether the EXIF orientation tag asked for a turn or flip (2-8); 1, 0 and junk values do not."""
     try:
-        return image.getexif().get(0x0112, 1) not in (1, None)
+        return image.getexif().get(0x0112, 1) in range(2, 9)
     except Exception:  # a broken EXIF block is not a reason to refuse the card
         return False
 

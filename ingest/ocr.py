@@ -148,3 +148,40 @@ def _group_lines(data: dict[str, list]) -> list[Line]:
         )
         lines.setdefault(key, Line()).words.append(word)
     return list(lines.values())
+
+
+def _overlap_share(box: tuple[int, int, int, int], other: tuple[int, int, int, int]) -> float:
+    """Share of ``box``'s area covered by ``other``."""
+    x0, y0 = max(box[0], other[0]), max(box[1], other[1])
+    x1 = min(box[0] + box[2], other[0] + other[2])
+    y1 = min(box[1] + box[3], other[1] + other[3])
+    if x1 <= x0 or y1 <= y0:
+        return 0.0
+    return (x1 - x0) * (y1 - y0) / max(box[2] * box[3], 1)
+
+
+def merge_pages(primary: OcrPage, secondary: OcrPage) -> OcrPage:
+    """Add the secondary pass's lines where the primary pass read nothing, or noise.
+
+    Full-page segmentation (psm 3) and sparse text (psm 11) miss different lines on
+    cards: psm 3 drops small lines beside big ones or reads them as noise, psm 11 splits
+    e-mails. A secondary line replaces the primary words under it only when it is clearly
+    more confident, so nothing is read twice.
+    """
+    dropped: set[int] = set()
+    added = []
+    primary_words = primary.words
+    for line in secondary.lines:
+        under = [
+            i for i, w in enumerate(primary_words)
+            if any(_overlap_share(w.box, s.box) > 0.3 or _overlap_share(s.box, w.box) > 0.3 for s in line.words)
+        ]
+        under_conf = float(np.mean([primary_words[i].conf for i in under])) if under else 0.0
+        if line.conf >= 0.5 and (not under or line.conf > under_conf + 0.2):
+            dropped.update(under)
+            block = 1000 + line.block
+            added.append(Line([Word(w.text, w.conf, w.box, block, (block, *w.line_key[1:])) for w in line.words]))
+    kept_ids = {id(w) for i, w in enumerate(primary_words) if i not in dropped}
+    lines = [Line([w for w in line.words if id(w) in kept_ids]) for line in primary.lines]
+    return OcrPage(lines=[ln for ln in lines if ln.words] + added, psm=primary.psm, width=primary.width,
+                   height=primary.height)

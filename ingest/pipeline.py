@@ -19,7 +19,7 @@ from ingest import preprocess
 from ingest.errors import CardError, error_from_exception
 from ingest.fields import extract_fields, split_lines
 from ingest.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image, read_source
-from ingest.ocr import OcrPage, limit_threads, recognise, tesseract_version
+from ingest.ocr import OcrPage, limit_threads, merge_pages, recognise, tesseract_version
 from ingest.schema import Extraction
 
 PIPELINE_VERSION = "0.1.0"
@@ -32,13 +32,15 @@ class Options:
 
     region: str = os.environ.get("CARDS_DEFAULT_REGION", "US")
     psm: int = 3
+    second_psm: int | None = 11  # a sparse-text pass fills lines the first one missed
     lang: str = "eng"
     timeout_s: float = float(os.environ.get("CARDS_OCR_TIMEOUT", "60"))
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_bytes: int = DEFAULT_MAX_BYTES
 
     def params(self) -> dict[str, object]:
-        return {"psm": self.psm, "lang": self.lang, "default_region": self.region, "oem": 1}
+        return {"psm": self.psm, "second_psm": self.second_psm, "lang": self.lang,
+                "default_region": self.region, "oem": 1}
 
 
 def page_quality(page: OcrPage) -> float:
@@ -107,6 +109,9 @@ def extract_bytes(data: bytes, source: str, options: Options | None = None) -> E
     prepared = preprocess.scale_for_ocr(prepared)
     lap("preprocess")
     prepared, page = ocr_upright(prepared, options)
+    if options.second_psm is not None and options.second_psm != options.psm:
+        sparse = recognise(prepared.image, psm=options.second_psm, lang=options.lang, timeout_s=options.timeout_s)
+        page = merge_pages(page, sparse)
     lap("ocr")
     segments = split_lines(page.lines)
     fields, region = extract_fields(segments, default_region=options.region, to_original=prepared.box_to_original)

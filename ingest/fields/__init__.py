@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from ingest.fields.contacts import (
@@ -12,7 +13,16 @@ from ingest.fields.contacts import (
     find_websites,
     region_from_domain,
 )
-from ingest.fields.entities import TRAILING_LABEL, Candidate, classify, group_addresses, is_latin, strip_postnominals
+from ingest.fields.entities import (
+    TRAILING_LABEL,
+    Candidate,
+    address_score,
+    classify,
+    group_addresses,
+    is_latin,
+    name_shape,
+    strip_postnominals,
+)
 from ingest.fields.phones import find_phones, repair_plus_read_as_four
 from ingest.fields.segments import Segment, split_lines
 from ingest.fields.vocab import COUNTRY_REGION
@@ -142,15 +152,36 @@ def _leftovers(segments: list[Segment], taken: dict[int, list[tuple[int, int]]])
             piece = s.text[pos:start]
             pieces.append((pos, start, piece))
             pos = max(pos, end)
-        for start, end, piece in pieces:
-            text = piece.strip(" ,;|·•-–")
-            if spans:
-                text = _strip_label(text)
-            if len(text) < 2 or not is_latin(text) or sum(ch.isalpha() for ch in text) < 2:
-                continue
-            offset = s.text.find(text, start)
-            candidates.append(Candidate(s, text, offset, offset + len(text)))
+        for start, _end, piece in pieces:
+            for offset, part in _split_phrases(piece, start):
+                text = _strip_label(part) if spans else part
+                if len(text) < 2 or not is_latin(text) or sum(ch.isalpha() for ch in text) < 2:
+                    continue
+                begin = s.text.find(text, offset)
+                candidates.append(Candidate(s, text, begin, begin + len(text)))
     return candidates
+
+
+SEPARATOR = re.compile(r"\s*(?:[|•·]|\s-\s|\s–\s)\s*")
+
+
+def _split_phrases(piece: str, offset: int) -> list[tuple[int, str]]:
+    """Split at printed separators ('|', '•'), and 'Jane Doe, Owner' after a name."""
+    if address_score(piece) >= 1.5:  # addresses print their own separators: "Rue X 3 - 1000 Brussels"
+        return [(offset, piece.strip(" ,;|·•-–"))]
+    parts: list[tuple[int, str]] = []
+    pos = 0
+    for m in [*SEPARATOR.finditer(piece), None]:
+        end = m.start() if m else len(piece)
+        chunk = piece[pos:end]
+        head, comma, tail = chunk.partition(",")
+        if comma and tail.strip() and name_shape(head) and strip_postnominals(chunk) == chunk.strip(" ,"):
+            parts.append((offset + pos, head.strip(" ,;-–")))
+            parts.append((offset + pos + len(head) + 1, tail.strip(" ,;-–")))
+        else:
+            parts.append((offset + pos, chunk.strip(" ,;-–")))
+        pos = m.end() if m else len(piece)
+    return [(o, t) for o, t in parts if t]
 
 
 def _strip_label(text: str) -> str:

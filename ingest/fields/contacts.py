@@ -18,8 +18,9 @@ EMAIL_LABEL = r"(?:e-?mail|email|mail|e)\s*[:.]?"
 _AT = r"(?:@|©|®|\(at\)|\[at\])"
 EMAIL = re.compile(
     r"(?P<local>[A-Za-z0-9][A-Za-z0-9._%+'-]*)\s?" + _AT + r"\s?"
-    r"(?P<domain>[A-Za-z0-9-]+(?:\s?[.,]\s?[A-Za-z0-9-]+)*\s?[.,]\s?[A-Za-z]{2,})"
-)
+    r"(?P<domain>(?:[A-Za-z0-9-]{1,4}\s(?!www|http))?[A-Za-z0-9-]+(?:\s?[.,]\s?[A-Za-z0-9-]+)*\s?[.,]\s?[A-Za-z]{2,}"
+    r"|[A-Za-z0-9-]{2,}(?:com|net|org)\b)"
+)  # a short sub-domain before a space ("eu jll.com") lost its dot; so did "examplecom"
 # "E: Jane Doe@example.com": after an e-mail label a space inside the local part is a lost dot.
 LABELLED_SPLIT_LOCAL = re.compile(
     r"\b" + EMAIL_LABEL + r"\s+([A-Za-z][A-Za-z0-9_-]*)\s([A-Za-z0-9._-]+\s?" + _AT + ")", re.I
@@ -87,7 +88,10 @@ class Match:
 
 
 def _clean_domain(domain: str) -> str:
-    return re.sub(r"\s*[.,]\s*", ".", domain).strip(".").lower()
+    domain = re.sub(r"\s*[.,]\s*|\s", ".", domain.strip()).strip(".").lower()
+    if "." not in domain:
+        domain = re.sub(r"(com|net|org)$", r".\1", domain)
+    return domain
 
 
 def find_emails(segment: Segment) -> list[Match]:

@@ -138,7 +138,7 @@ def domain_label(domain: str) -> str:
 def name_shape(text: str) -> float:
     """How much a segment looks like a person's name: 0 (not at all) to 1."""
     stripped = strip_postnominals(text)
-    if re.search(r"\d|@|/|:|www|http", stripped):
+    if re.search(r"\d|@|/|:|,|;|\||&|www|http", stripped):
         return 0.0
     tokens = [t.strip(",") for t in stripped.split()]
     tokens = [t for t in tokens if t.lower().strip(".") not in HONORIFICS]
@@ -198,16 +198,31 @@ def email_name_evidence(text: str, locals_: list[str]) -> float:
 # --- the decision ---------------------------------------------------------------------
 
 
+def is_noise(c: Candidate) -> bool:
+    """Logo fragments and speckles read as text: low confidence, few real words."""
+    words = re.findall(r"[^\W\d_]{2,}", c.text)
+    letters = sum(ch.isalpha() for ch in c.text)
+    if not words or letters < 0.5 * len(c.text.replace(" ", "")):
+        return True
+    if c.segment.span_conf(c.start, c.end) < 0.45:
+        return True
+    return max(len(w) for w in words) < 3 and len(words) < 2
+
+
 def classify(candidates: list[Candidate], emails: list[str], domains: list[str]) -> None:
     """Set ``kind`` on each candidate: name / job_title / department / company / address / None."""
-    if not candidates:
+    for c in candidates:
+        if is_noise(c):
+            c.kind = "noise"
+    live = [c for c in candidates if c.kind is None]
+    if not live:
         return
-    heights = sorted({round(c.segment.height) for c in candidates}, reverse=True)
-    card_top = min(c.segment.box[1] for c in candidates)
-    card_bottom = max(c.segment.box[1] + c.segment.box[3] for c in candidates)
+    median_height = float(sorted(c.segment.height for c in live)[len(live) // 2])
+    card_top = min(c.segment.box[1] for c in live)
+    card_bottom = max(c.segment.box[1] + c.segment.box[3] for c in live)
     span = max(card_bottom - card_top, 1)
     locals_ = [e.split("@")[0] for e in emails]
-    for c in candidates:
+    for c in live:
         words = lower_words(c.text)
         c.scores["address"] = address_score(c.text)
         c.scores["job_title"] = title_score(words)
@@ -216,14 +231,14 @@ def classify(candidates: list[Candidate], emails: list[str], domains: list[str])
         c.scores["company"] = company
         shape = name_shape(c.text)
         if shape:
-            rank = heights.index(round(c.segment.height))
-            evidence = email_name_evidence(c.text, locals_)
+            size = min(max(c.segment.height / max(median_height, 1) - 1, -0.5), 1.0)
             position = 1 - (c.segment.box[1] - card_top) / span
-            c.scores["name"] = shape + evidence + (0.8 if rank <= 1 else 0.3 if rank <= 3 else 0) + 0.3 * position
+            evidence = email_name_evidence(c.text, locals_)
+            c.scores["name"] = shape + evidence + 0.8 * size + 0.3 * position + 0.2 * c.segment.conf
         else:
             c.scores["name"] = 0.0
-    _choose_names(candidates)
-    for c in candidates:
+    _choose_names(live)
+    for c in live:
         if c.kind:
             continue
         best = max(("address", "job_title", "department", "company"), key=lambda k: c.scores[k])
@@ -233,8 +248,8 @@ def classify(candidates: list[Candidate], emails: list[str], domains: list[str])
                 c.kind = "department"
         if c.kind == "job_title" and c.scores["company"] >= 2.5:
             c.kind = "company"
-    _titles_below_names(candidates)
-    _best_company_when_none(candidates, domains)
+    _titles_below_names(live)
+    _settle_companies(live, domains)
 
 
 def _choose_names(candidates: list[Candidate]) -> None:
@@ -243,10 +258,10 @@ def _choose_names(candidates: list[Candidate]) -> None:
         return
     top = scored[0]
     strongest_other = max(top.scores[k] for k in ("address", "job_title", "company", "department"))
-    if top.scores["name"] >= 1.6 and strongest_other < 2.0:
-        top.kind, top.method = "name", "layout" if top.scores["name"] < 3 else "layout+email"
+    if top.scores["name"] >= 1.0 and strongest_other < max(2.0, top.scores["name"] - 1):
+        top.kind, top.method = "name", "layout+email" if top.scores["name"] >= 3.5 else "layout"
     for other in scored[1:]:  # a second person on the card needs the e-mail's agreement too
-        if other.scores["name"] >= 3.5 and other is not top:
+        if other.scores["name"] >= 3.8:
             other.kind, other.method = "name", "layout+email"
 
 
@@ -265,13 +280,68 @@ def _titles_below_names(candidates: list[Candidate]) -> None:
                 below[0].kind, below[0].method = "job_title", "below_name"
 
 
-def _best_company_when_none(candidates: list[Candidate], domains: list[str]) -> None:
-    if any(c.kind == "company" for c in candidates):
+COMPANY_TAIL_WORDS = {"international", "university", "group", "inc", "inc.", "ltd", "ltd.", "llc", "gmbh",
+                      "corporation", "company", "holdings", "partners", "associates", "limited", "co.", "ag"}
+
+
+def _settle_companies(candidates: list[Candidate], domains: list[str]) -> None:
+    """Keep the most convincing company (plus any with a legal suffix) and join split names."""
+    for c in candidates:
+        if c.kind in (None, "job_title", "department") and domains:
+            span = _domain_span(c, domains)
+            if span:
+                c.start, c.end, c.text = span
+                c.kind, c.method = "company", "domain_fuzzy"
+    companies = [c for c in candidates if c.kind == "company"]
+    if not companies:
+        options = [c for c in candidates if c.kind is None and c.scores["company"] > 0]
+        if options:
+            best = max(options, key=lambda c: c.scores["company"])
+            best.kind = "company"
         return
-    options = [c for c in candidates if c.kind is None and c.scores["company"] > 0]
-    if options:
-        best = max(options, key=lambda c: c.scores["company"])
-        best.kind = "company"
+    for c in companies:
+        below = _next_below(c, candidates)
+        if below is not None and below.kind in (None, "company") and all(
+            w in COMPANY_TAIL_WORDS or w == "&" for w in lower_words(below.text)
+        ):
+            c.text, c.method = f"{c.text} {below.text}", c.method + "+next_line"
+            below.kind = "merged"
+    companies = [c for c in candidates if c.kind == "company"]
+    best = max(companies, key=lambda c: (c.scores["company"], c.segment.height))
+    for c in companies:
+        if c is best:
+            continue
+        contained = letters_key(c.text) in letters_key(best.text) or letters_key(best.text) in letters_key(c.text)
+        if contained or not LEGAL_SUFFIX.search(c.text):
+            c.kind = None
+
+
+def _domain_span(c: Candidate, domains: list[str]) -> tuple[int, int, str] | None:
+    """The run of words in ``c`` that spells the e-mail or web domain's name ('CIRCAD' ~ circade.com)."""
+    from difflib import SequenceMatcher
+
+    tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", c.text)]
+    labels = {letters_key(domain_label(d)) for d in domains}
+    for label in labels:
+        if len(label) < 3:
+            continue
+        for i in range(len(tokens)):
+            for j in range(i, min(i + 4, len(tokens))):
+                key = letters_key(" ".join(t[2] for t in tokens[i : j + 1]))
+                if len(key) >= 3 and SequenceMatcher(None, key, label).ratio() >= 0.85:
+                    start, end = tokens[i][0], tokens[j][1]
+                    return c.start + start, c.start + end, c.text[start:end]
+    return None
+
+
+def _next_below(c: Candidate, candidates: list[Candidate]) -> Candidate | None:
+    x, y, w, h = c.segment.box
+    options = [
+        o for o in candidates
+        if o is not c and 0 <= o.segment.box[1] - (y + h) < 1.5 * c.segment.height
+        and min(x + w, o.segment.box[0] + o.segment.box[2]) - max(x, o.segment.box[0]) > 0
+    ]
+    return min(options, key=lambda o: o.segment.box[1], default=None)
 
 
 # --- addresses are several segments --------------------------------------------------
@@ -279,7 +349,7 @@ def _best_company_when_none(candidates: list[Candidate], domains: list[str]) -> 
 
 def group_addresses(candidates: list[Candidate]) -> list[list[Candidate]]:
     """Join vertically adjacent address segments into one address, as printed lines are."""
-    pool = [c for c in candidates if c.kind in (None, "address")]
+    pool = [c for c in candidates if c.kind in (None, "address", "noise")]
     seeds = [c for c in pool if c.kind == "address"]
     groups: list[list[Candidate]] = []
     used: set[int] = set()
@@ -294,7 +364,7 @@ def group_addresses(candidates: list[Candidate]) -> list[list[Candidate]]:
                 nxt = _adjacent(edge, pool, direction, used)
                 if nxt is None:
                     break
-                if nxt.kind != "address" and not _address_continuation(nxt):
+                if nxt.kind == "noise" or (nxt.kind != "address" and not _address_continuation(nxt)):
                     break
                 group.append(nxt)
                 used.add(id(nxt))
