@@ -63,39 +63,54 @@ class InputFileError(CardError):
     code = "input_file"
     exit_code = ExitCode.input_file
     http_status = 422
+    hint = "Check the image and send it again."
 
 
 class EmptyFileError(InputFileError):
+    """The image file is empty."""
+
     code = "empty_file"
     hint = "The file has no bytes: re-export or re-upload the image."
 
 
 class UnreadableFileError(InputFileError):
+    """The image file cannot be read."""
+
     code = "unreadable_file"
     hint = "Check that the path exists and is readable."
 
 
 class UnsupportedFormatError(InputFileError):
+    """The file is not an image in a format we read."""
+
     code = "unsupported_format"
     hint = "Send a JPEG, PNG, TIFF, WebP or BMP image."
 
 
 class CorruptImageError(InputFileError):
+    """The image data is damaged."""
+
     code = "corrupt_image"
     hint = "The image is damaged or truncated: take or export it again."
 
 
 class ImageTooSmallError(InputFileError):
+    """The image is too small to hold a legible card."""
+
     code = "image_too_small"
     hint = "Scan or photograph the card at a higher resolution (at least 100x60 px)."
 
 
 class ImageTooLargeError(InputFileError):
+    """The image is too large to process."""
+
     code = "image_too_large"
     hint = "Resize the image below the pixel or byte limit before sending it."
 
 
 class NoTextFoundError(InputFileError):
+    """OCR found no text on the card."""
+
     code = "no_text_found"
     hint = "The card looks blank to OCR: check lighting, focus and that the card fills the frame."
 
@@ -113,12 +128,16 @@ class OcrEngineError(CardError):
 
 
 class OcrTimeoutError(OcrEngineError):
+    """Tesseract timed out on this card."""
+
     code = "ocr_timeout"
     http_status = 503
     hint = "OCR took too long: retry, or raise CARDS_OCR_TIMEOUT."
 
 
 class MissingDependencyError(CardError):
+    """A program the pipeline needs is missing."""
+
     code = "missing_dependency"
     exit_code = ExitCode.missing_dependency
     http_status = 500
@@ -129,12 +148,17 @@ class MissingDependencyError(CardError):
 
 
 class BadArgumentsError(CardError):
+    """The command line or request arguments are invalid."""
+
     code = "bad_arguments"
     exit_code = ExitCode.bad_args
     http_status = 400
+    hint = "Run `cards extract --help` for the accepted arguments."
 
 
 class InvalidConfigError(CardError):
+    """A setting has an invalid value."""
+
     code = "invalid_config"
     exit_code = ExitCode.invalid_config
     http_status = 500
@@ -145,6 +169,8 @@ def error_from_exception(exc: BaseException) -> CardError:
     """Wrap an unexpected exception so that one card's bug never stops a batch."""
     if isinstance(exc, CardError):
         return exc
-    err = CardError(f"Unexpected {type(exc).__name__}: {exc}.", hint="This is a bug: report it with the image.")
+    err = CardError(
+        f"Unexpected {type(exc).__name__}: {exc}.", hint="This is a bug: report it with the image."
+    )
     err.__cause__ = exc
     return err

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import vobject
 from nameparser import HumanName
 
 from ingest.schema import Extraction
 
 PHONE_TYPES = {"work": "work,voice", "mobile": "cell", "fax": "fax", "other": "voice"}
+_SCHEME = re.compile(r"^[a-z][a-z0-9+\-]*://", re.I)
+
+
+def as_uri(address: str) -> str:
+    """A web address as printed ("example.com") made into the URI that vCard's URL requires."""
+    return address if _SCHEME.match(address) else f"https://{address}"
 
 
 def to_vcard(extraction: Extraction) -> str:
@@ -20,7 +28,11 @@ def to_vcard(extraction: Extraction) -> str:
     card.add("fn").value = full_name or "Unknown"
     parsed = HumanName(names[0].value) if names else HumanName("")
     card.add("n").value = vobject.vcard.Name(
-        family=parsed.last, given=parsed.first, additional=parsed.middle, prefix=parsed.title, suffix=parsed.suffix
+        family=parsed.last,
+        given=parsed.first,
+        additional=parsed.middle,
+        prefix=parsed.title,
+        suffix=parsed.suffix,
     )
     if fields.get("companies"):
         org = [fields["companies"][0].value] + [d.value for d in fields.get("departments", [])[:1]]
@@ -35,8 +47,16 @@ def to_vcard(extraction: Extraction) -> str:
         prop = card.add("tel")
         prop.value = phone.value if phone.value.startswith("+") else phone.raw
         prop.type_param = PHONE_TYPES.get(phone.type or "other", "voice")
-    for site in fields.get("websites", []) + fields.get("social", []):
-        card.add("url").value = site.value
+    for site in fields.get("websites", []):
+        card.add("url").value = as_uri(site.value)
+    for profile in fields.get("social", []):
+        if "/" in profile.value:  # a profile URL such as linkedin.com/in/someone
+            card.add("url").value = as_uri(profile.value)
+        else:  # a bare handle is not a URI: RFC 6350 URL would be invalid
+            prop = card.add("x-socialprofile")
+            prop.value = profile.value
+            if profile.type:
+                prop.type_param = profile.type
     for address in fields.get("addresses", []):
         prop = card.add("adr")
         prop.value = vobject.vcard.Address(street=address.value)

@@ -12,6 +12,7 @@ from ingest.fields.contacts import (
     find_social_handles,
     find_websites,
     region_from_domain,
+    repair_local_part,
 )
 from ingest.fields.entities import (
     TRAILING_LABEL,
@@ -105,6 +106,12 @@ def extract_fields(
         if c.kind in KIND_TO_FIELD:
             value = strip_postnominals(c.text) if c.kind == "name" else c.text.strip(" ,;:|")
             fields[KIND_TO_FIELD[c.kind]].append(_entity_value(c, value, c.method or "vocabulary", to_original))
+    card_text = "\n".join(s.text for s in segments)
+    for email in fields["emails"]:
+        names = [n.value for n in fields["names"] if n.confidence > email.confidence]
+        repaired = repair_local_part(email.value, names, card_text.replace(email.raw, ""))
+        if repaired:
+            email.value, email.method = repaired, email.method + "+name_repair"
     for group in group_addresses(candidates):
         raw = ", ".join(c.text.strip(" ,") for c in group)
         boxes = [c.segment.span_box(c.start, c.end) for c in group]

@@ -17,7 +17,7 @@ from ingest.fields.segments import Segment
 EMAIL_LABEL = r"(?:e-?mail|email|mail|e)\s*[:.]?"
 _AT = r"(?:@|©|®|\(at\)|\[at\])"
 EMAIL = re.compile(
-    r"(?P<local>[A-Za-z0-9][A-Za-z0-9._%+'-]*)\s?" + _AT + r"\s?"
+    r"(?P<local>(?:[A-Za-z0-9][A-Za-z0-9_-]*[._]\s)?[A-Za-z0-9][A-Za-z0-9._%+'-]*)\s?" + _AT + r"\s?"
     r"(?P<domain>(?:[A-Za-z0-9-]{1,4}\s(?!www|http))?[A-Za-z0-9-]+(?:\s?[.,]\s?[A-Za-z0-9-]+)*\s?[.,]\s?[A-Za-z]{2,}"
     r"|[A-Za-z0-9-]{2,}(?:com|net|org)\b)"
 )  # a short sub-domain before a space ("eu jll.com") lost its dot; so did "examplecom"
@@ -98,7 +98,7 @@ def find_emails(segment: Segment) -> list[Match]:
     text = segment.text
     found: list[Match] = []
     for m in EMAIL.finditer(text):
-        local, domain = m.group("local"), _clean_domain(m.group("domain"))
+        local, domain = re.sub(r"\s", "", m.group("local")), _clean_domain(m.group("domain"))
         method = "regex"
         if m.group(0).count("@") == 0:
             method = "regex_repaired_at"
@@ -110,6 +110,9 @@ def find_emails(segment: Segment) -> list[Match]:
             local = f"{split.group(1)}.{local}"
             start = split.start(1)
             method = "regex_repaired_local"
+        left = re.search(r"([A-Za-z0-9][A-Za-z0-9_-]*[._-])$", segment.left_text)
+        if m.start() == 0 and left:  # "astrid.      vansnick@..." read as two segments
+            local, method = left.group(1) + local, "regex_joined_left"
         local = local.strip("._-'")
         tld = domain.rsplit(".", 1)[-1]
         if tld not in KNOWN_TLDS and len(tld) > 3:
@@ -176,3 +179,25 @@ def domain_of(value: str) -> str:
 
 def region_from_domain(domain: str) -> str | None:
     return COUNTRY_TLDS.get(domain.rsplit(".", 1)[-1])
+
+
+def repair_local_part(email: str, names: list[str], other_text: str) -> str | None:
+    """Fix one misread letter in an e-mail's local part using the name printed on the card.
+
+    'clowerv41' beside 'Carla Lowery' becomes 'clowery41'. The e-mail wins when its
+    spelling appears elsewhere on the card (a Skype handle, a website). None: nothing to fix.
+    """
+    local, _, domain = email.partition("@")
+    low = local.lower()
+    if low in other_text.lower():
+        return None
+    for name in names:
+        for token in re.findall(r"[a-z]{4,}", name.lower()):
+            if token in low:
+                continue
+            for i in range(len(low) - len(token) + 1):
+                window = low[i : i + len(token)]
+                if sum(a != b for a, b in zip(window, token, strict=True)) == 1:
+                    fixed = local[:i] + token + local[i + len(token) :]
+                    return f"{fixed}@{domain}"
+    return None

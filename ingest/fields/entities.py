@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 from ingest.fields.segments import Segment
 from ingest.fields.vocab import (
@@ -26,6 +27,7 @@ from ingest.fields.vocab import (
     STREET_WORDS,
     STRONG_DEPARTMENT_WORDS,
     TITLE_WORDS,
+    US_STATE_NAMES,
     US_STATE_ZIP,
 )
 
@@ -84,7 +86,7 @@ def address_score(text: str) -> float:
         score += 1.5
     if re.match(r"^\s*\d+[\w/-]*[,\s]+[A-Za-z]", text) or re.search(r"\b\d+[a-z]?,?\s*$", text):
         score += 1.0
-    if any(re.search(r"(?:^|[\s,])" + re.escape(c) + r"(?:$|[\s,.])", low) for c in COUNTRIES):
+    if any(re.search(r"(?:^|[\s,])" + re.escape(c) + r"(?:$|[\s,.])", low) for c in COUNTRIES | US_STATE_NAMES):
         score += 1.0 if len(words) > 1 else 0.8
     if re.search(r"\b(?:p\.?\s?o\.?\s?box|postfach|cedex|bp)\b", low):
         score += 2.0
@@ -117,6 +119,8 @@ def company_score(text: str, words: list[str], domains: list[str]) -> tuple[floa
     hits = sum(w in COMPANY_WORDS for w in words)
     if hits and not score:
         score, method = 1.0 + 0.3 * hits, "company_word"
+    elif hits:
+        score += 0.3 * hits
     return score, method
 
 
@@ -228,7 +232,7 @@ def classify(candidates: list[Candidate], emails: list[str], domains: list[str])
         c.scores["job_title"] = title_score(words)
         c.scores["department"] = department_score(words)
         company, c.method = company_score(c.text, words, domains)
-        c.scores["company"] = company
+        c.scores["company"] = max(company - 0.5 * c.scores["address"], 0.0) if company else 0.0
         shape = name_shape(c.text)
         if shape:
             size = min(max(c.segment.height / max(median_height, 1) - 1, -0.5), 1.0)
@@ -275,7 +279,8 @@ def _titles_below_names(candidates: list[Candidate]) -> None:
             and abs(c.segment.box[0] - nx) < 3 * name.segment.height
         ]
         below.sort(key=lambda c: c.segment.box[1])
-        if below and below[0].kind is None and not re.search(r"\d", below[0].text):
+        if below and below[0].kind is None and not re.search(r"\d", below[0].text) \
+                and below[0].scores.get("company", 0) == 0:
             if 1 <= len(below[0].words) <= 7 and below[0].segment.height <= name.segment.height * 1.05:
                 below[0].kind, below[0].method = "job_title", "below_name"
 
@@ -294,15 +299,13 @@ def _settle_companies(candidates: list[Candidate], domains: list[str]) -> None:
                 c.kind, c.method = "company", "domain_fuzzy"
     companies = [c for c in candidates if c.kind == "company"]
     if not companies:
-        options = [c for c in candidates if c.kind is None and c.scores["company"] > 0]
-        if options:
-            best = max(options, key=lambda c: c.scores["company"])
-            best.kind = "company"
+        _company_fallback(candidates)
         return
     for c in companies:
         below = _next_below(c, candidates)
         if below is not None and below.kind in (None, "company") and all(
-            w in COMPANY_TAIL_WORDS or w == "&" for w in lower_words(below.text)
+            w == "&" or any(SequenceMatcher(None, w, tail).ratio() >= 0.85 for tail in COMPANY_TAIL_WORDS)
+            for w in lower_words(below.text)
         ):
             c.text, c.method = f"{c.text} {below.text}", c.method + "+next_line"
             below.kind = "merged"
@@ -316,10 +319,27 @@ def _settle_companies(candidates: list[Candidate], domains: list[str]) -> None:
             c.kind = None
 
 
+def _company_fallback(candidates: list[Candidate]) -> None:
+    """No evidence named the company: take a company-word line, else the largest unclaimed short line."""
+    options = [c for c in candidates if c.kind is None and c.scores["company"] > 0]
+    if options:
+        best = max(options, key=lambda c: c.scores["company"])
+        best.kind = "company"
+        return
+    names = [c for c in candidates if c.kind == "name"]
+    floor = max((n.segment.height for n in names), default=0) * 0.9
+    options = [
+        c for c in candidates
+        if c.kind is None and len(c.words) <= 5 and not re.search(r"\d", c.text) and c.segment.height >= floor
+        and c.scores["address"] < 1.0 and c.segment.conf >= 0.6
+    ]
+    if options:
+        best = max(options, key=lambda c: c.segment.height)
+        best.kind, best.method = "company", "layout_largest"
+
+
 def _domain_span(c: Candidate, domains: list[str]) -> tuple[int, int, str] | None:
     """The run of words in ``c`` that spells the e-mail or web domain's name ('CIRCAD' ~ circade.com)."""
-    from difflib import SequenceMatcher
-
     tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", c.text)]
     labels = {letters_key(domain_label(d)) for d in domains}
     for label in labels:

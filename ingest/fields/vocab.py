@@ -36,7 +36,7 @@ STRONG_DEPARTMENT_WORDS = {"department", "dept", "dept.", "division", "section",
 LEGAL_SUFFIX = re.compile(
     r"(?:\b(?:inc|llc|ltd|limited|corp|corporation|company|gmbh|ag|plc|llp|lp|pty|pte|kk|co|s\.?a\.?s?|"
     r"s\.?a\.?r\.?l|s\.?r\.?l|s\.?p\.?a|b\.?v|n\.?v|a\.?s|a/s|ab|oy|oyj|kg|se|sl|s\.?l|ltda|bhd|sdn|"
-    r"pvt|holdings?|group|groupe|gruppe|grupo|& co|and co)\b\.?)(?:[\s,]|$)",
+    r"pvt|holdings?|group|groupe|gruppe|grupo|& co|and co|l\.l\.c|l\.p|p\.c|p\.a|s\.c)\b\.?)(?:[\s,]|$)",
     re.I,
 )
 COMPANY_WORDS = {
@@ -49,6 +49,17 @@ COMPANY_WORDS = {
     "design", "architects", "associates", "advisors", "global", "worldwide", "corporation", "council",
     "ministry", "embassy", "society", "academy", "gmbh", "inc", "ltd", "llc", "project", "initiative",
     "research", "communications", "energy", "engineering", "construction", "manufacturing", "marketing",
+    "care", "dental", "health", "healthcare", "medical", "law", "legal", "travel", "resources", "realty",
+    "school", "academy", "church", "museum", "gallery", "store", "shop", "market", "farm", "foods",
+}  # fmt: skip
+US_STATE_NAMES = {
+    "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware",
+    "florida", "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa", "kansas", "kentucky",
+    "louisiana", "maine", "maryland", "massachusetts", "michigan", "minnesota", "mississippi", "missouri",
+    "montana", "nebraska", "nevada", "new hampshire", "new jersey", "new mexico", "new york",
+    "north carolina", "north dakota", "ohio", "oklahoma", "oregon", "pennsylvania", "rhode island",
+    "south carolina", "south dakota", "tennessee", "texas", "utah", "vermont", "virginia", "washington",
+    "west virginia", "wisconsin", "wyoming",
 }  # fmt: skip
 
 STREET_WORDS = {
