@@ -14,15 +14,18 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ingest.errors import BadArgumentsError, CardError, ExitCode
 from ingest.pipeline import Options, extract_many, iter_images
 from ingest.schema import Extraction
 from ingest.vcard import to_vcard
 
-app = typer.Typer(help="Business cards in, structured contacts out.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Business cards in, structured contacts out.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 
 
 class OutputFormat(StrEnum):
@@ -74,8 +77,9 @@ def render(results: object, format: OutputFormat) -> int:
         failed += not extraction.ok
         if not extraction.ok:
             err = extraction.error or {}
-            console.print(f"[red]failed[/red] {extraction.source}: {err.get('code')}: {err.get('message')}",
-                          highlight=False, soft_wrap=True)
+            # File names and messages are data, not Rich markup: "[draft]" must print, "[/]" must not crash.
+            reason = f"{extraction.source}: {err.get('code')}: {err.get('message')}"
+            console.print(f"[red]failed[/red] {escape(reason)}", highlight=False, soft_wrap=True)
         if format is OutputFormat.jsonl:
             print(json.dumps(extraction.to_dict(), ensure_ascii=False), flush=True)
         elif format is OutputFormat.vcard:
@@ -95,16 +99,25 @@ def print_table(extractions: list[Extraction]) -> None:
     for column in ("card", "name", "title", "company", "e-mail", "phones", "website", "address"):
         table.add_column(column, overflow="fold")
     for e in extractions:
+        card = Text(Path(e.source).name)  # Text, not str: OCR'd values and file names are not markup
         if not e.ok:
-            table.add_row(Path(e.source).name, f"[red]{(e.error or {}).get('code')}[/red]", *[""] * 6)
+            table.add_row(card, Text(str((e.error or {}).get("code")), style="red"), *[""] * 6)
             continue
 
-        def values(name: str, fields: dict = e.fields) -> str:
-            return "\n".join(v.value for v in fields.get(name, []))
+        def values(name: str, fields: dict = e.fields) -> Text:
+            return Text("\n".join(v.value for v in fields.get(name, [])))
 
-        phones = "\n".join(f"{p.value} ({p.type})" for p in e.fields.get("phones", []))
-        table.add_row(Path(e.source).name, values("names"), values("job_titles"), values("companies"),
-                      values("emails"), phones, values("websites"), values("addresses"))
+        phones = Text("\n".join(f"{p.value} ({p.type})" for p in e.fields.get("phones", [])))
+        table.add_row(
+            card,
+            values("names"),
+            values("job_titles"),
+            values("companies"),
+            values("emails"),
+            phones,
+            values("websites"),
+            values("addresses"),
+        )
     Console().print(table)
 
 

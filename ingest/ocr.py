@@ -173,15 +173,24 @@ def merge_pages(primary: OcrPage, secondary: OcrPage) -> OcrPage:
     primary_words = primary.words
     for line in secondary.lines:
         under = [
-            i for i, w in enumerate(primary_words)
-            if any(_overlap_share(w.box, s.box) > 0.3 or _overlap_share(s.box, w.box) > 0.3 for s in line.words)
+            i
+            for i, w in enumerate(primary_words)
+            if any(
+                _overlap_share(w.box, s.box) > 0.3 or _overlap_share(s.box, w.box) > 0.3 for s in line.words
+            )
         ]
         under_conf = float(np.mean([primary_words[i].conf for i in under])) if under else 0.0
         if line.conf >= 0.5 and (not under or line.conf > under_conf + 0.2):
             dropped.update(under)
             block = 1000 + line.block
-            added.append(Line([Word(w.text, w.conf, w.box, block, (block, *w.line_key[1:])) for w in line.words]))
+            added.append(
+                Line([Word(w.text, w.conf, w.box, block, (block, *w.line_key[1:])) for w in line.words])
+            )
     kept_ids = {id(w) for i, w in enumerate(primary_words) if i not in dropped}
     lines = [Line([w for w in line.words if id(w) in kept_ids]) for line in primary.lines]
-    return OcrPage(lines=[ln for ln in lines if ln.words] + added, psm=primary.psm, width=primary.width,
-                   height=primary.height)
+    return OcrPage(
+        lines=[ln for ln in lines if ln.words] + added,
+        psm=primary.psm,
+        width=primary.width,
+        height=primary.height,
+    )

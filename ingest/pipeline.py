@@ -39,8 +39,13 @@ class Options:
     max_bytes: int = DEFAULT_MAX_BYTES
 
     def params(self) -> dict[str, object]:
-        return {"psm": self.psm, "second_psm": self.second_psm, "lang": self.lang,
-                "default_region": self.region, "oem": 1}
+        return {
+            "psm": self.psm,
+            "second_psm": self.second_psm,
+            "lang": self.lang,
+            "default_region": self.region,
+            "oem": 1,
+        }
 
 
 def page_quality(page: OcrPage) -> float:
@@ -110,23 +115,37 @@ def extract_bytes(data: bytes, source: str, options: Options | None = None) -> E
     lap("preprocess")
     prepared, page = ocr_upright(prepared, options)
     if options.second_psm is not None and options.second_psm != options.psm:
-        sparse = recognise(prepared.image, psm=options.second_psm, lang=options.lang, timeout_s=options.timeout_s)
+        sparse = recognise(
+            prepared.image, psm=options.second_psm, lang=options.lang, timeout_s=options.timeout_s
+        )
         page = merge_pages(page, sparse)
     lap("ocr")
     segments = split_lines(page.lines)
-    fields, region = extract_fields(segments, default_region=options.region, to_original=prepared.box_to_original)
+    fields, region = extract_fields(
+        segments, default_region=options.region, to_original=prepared.box_to_original
+    )
     lap("fields")
     return Extraction(
         source=source,
         sha256=loaded.sha256,
         fields=fields,
         text=page.text,
-        engine={"name": "tesseract", "version": tesseract_version(), "params": options.params(),
-                "pipeline": PIPELINE_VERSION, "steps": prepared.steps},
+        engine={
+            "name": "tesseract",
+            "version": tesseract_version(),
+            "params": options.params(),
+            "pipeline": PIPELINE_VERSION,
+            "steps": prepared.steps,
+        },
         timings_ms=timings,
         region=region,
-        image={"format": loaded.format, "width": loaded.width, "height": loaded.height,
-               "bytes": loaded.byte_size, "exif_rotated": loaded.exif_rotated},
+        image={
+            "format": loaded.format,
+            "width": loaded.width,
+            "height": loaded.height,
+            "bytes": loaded.byte_size,
+            "exif_rotated": loaded.exif_rotated,
+        },
     )
 
 
@@ -161,7 +180,9 @@ def _init_worker() -> None:
     limit_threads()
 
 
-def extract_many(paths: list[Path], options: Options | None = None, jobs: int | None = None) -> Iterator[Extraction]:
+def extract_many(
+    paths: list[Path], options: Options | None = None, jobs: int | None = None
+) -> Iterator[Extraction]:
     """Extract many files in ``jobs`` processes; results come back in input order."""
     jobs = max(1, jobs or os.cpu_count() or 1)
     limit_threads()

@@ -111,14 +111,15 @@ def crop_to_card(prepared: Prepared) -> Prepared:
     if quad is None:
         return prepared
     tl, tr, br, bl = quad
-    width = int(round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl))))
-    height = int(round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr))))
+    width = round(max(np.linalg.norm(tr - tl), np.linalg.norm(br - bl)))
+    height = round(max(np.linalg.norm(bl - tl), np.linalg.norm(br - tr)))
     if width < 50 or height < 30:
         return prepared
     target = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]], dtype=np.float64)
     warp = cv2.getPerspectiveTransform(quad.astype(np.float32), target.astype(np.float32))
-    flat = cv2.warpPerspective(prepared.image, warp, (width, height), flags=cv2.INTER_CUBIC,
-                               borderMode=cv2.BORDER_REPLICATE)
+    flat = cv2.warpPerspective(
+        prepared.image, warp, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
     return prepared.then(flat, np.linalg.inv(warp), "crop_to_card")
 
 

@@ -10,8 +10,9 @@ renderings (perspective, shadow, uneven light, blur, noise, JPEG, 90/180/270° t
 
 Every string drawn comes from the same ``Card`` object that produces its label, so ``labels.json`` is
 exact by construction. Field prefixes ("Tel:", "E:", "X:") are not part of the values; other printed
-text (logo initials, taglines) is named in ``notes``; ``unlabelled`` (fields not scored) stays empty. The output is byte-identical for a given
-seed and the same Pillow/NumPy/OpenCV/FreeType versions: nothing depends on time or hash order.
+text (logo initials, taglines) is named in ``notes``; ``unlabelled`` (fields not scored) stays empty.
+The output is byte-identical for a given seed and the same Pillow/NumPy/OpenCV/FreeType versions:
+nothing depends on time or hash order.
 
 Usage: python samples/generate.py [--out samples] [--seed 7]
 """
@@ -40,8 +41,12 @@ FONT_FILES = {
     "sans": ("DejaVuSans", "DejaVuSans-Bold", "DejaVuSans-Oblique", "DejaVuSans-BoldOblique"),
     "serif": ("DejaVuSerif", "DejaVuSerif-Bold", "DejaVuSerif-Italic", "DejaVuSerif-BoldItalic"),
     "mono": ("DejaVuSansMono", "DejaVuSansMono-Bold", "DejaVuSansMono-Oblique", "DejaVuSansMono-BoldOblique"),
-    "cond": ("DejaVuSansCondensed", "DejaVuSansCondensed-Bold", "DejaVuSansCondensed-Oblique",
-             "DejaVuSansCondensed-BoldOblique"),
+    "cond": (
+        "DejaVuSansCondensed",
+        "DejaVuSansCondensed-Bold",
+        "DejaVuSansCondensed-Oblique",
+        "DejaVuSansCondensed-BoldOblique",
+    ),
     "light": ("DejaVuSans-ExtraLight",) * 4,
 }
 # scheme: background, name, body text, accent, ink on accent
@@ -57,19 +62,54 @@ SCHEMES: dict[str, tuple[RGB, RGB, RGB, RGB, RGB]] = {
     "petrol": ((12, 58, 74), (255, 255, 255), (230, 240, 242), (255, 205, 120), (12, 58, 74)),
 }
 LABEL_SETS = {  # (work, mobile, fax); "local" uses the country's own words, "none" prints no labels
-    "word": "Tel|Mobile|Fax", "letter": "T|M|F", "phone": "Phone|Cell|Fax",
-    "office": "Office|Mobile|Fax", "direct": "Direct|Cell|F", "main": "Main|C|Fax",
+    "word": "Tel|Mobile|Fax",
+    "letter": "T|M|F",
+    "phone": "Phone|Cell|Fax",
+    "office": "Office|Mobile|Fax",
+    "direct": "Direct|Cell|F",
+    "main": "Main|C|Fax",
 }
-BRANDS = ("Kestrelbay", "Alderwick", "Quillon", "Brightfen", "Marrowgate", "Tessaly", "Oakhollow", "Vantrell",
-          "Corvane", "Lumisette", "Haldrun", "Veltrano", "Norrvik", "Brisemont", "Zanderholt", "Pellwyn",
-          "Caskadia", "Orveline", "Drumlow", "Sablenet", "Fenwright", "Ilvora", "Thistlecombe", "Moravent",
-          "Quenby", "Galdris")
-TAGLINES = ("Measured twice, built once.", "Engineering since 1987", "Clear answers to hard questions",
-            "Quality without compromise", "Your partner in precision")
+BRANDS = (
+    "Kestrelbay",
+    "Alderwick",
+    "Quillon",
+    "Brightfen",
+    "Marrowgate",
+    "Tessaly",
+    "Oakhollow",
+    "Vantrell",
+    "Corvane",
+    "Lumisette",
+    "Haldrun",
+    "Veltrano",
+    "Norrvik",
+    "Brisemont",
+    "Zanderholt",
+    "Pellwyn",
+    "Caskadia",
+    "Orveline",
+    "Drumlow",
+    "Sablenet",
+    "Fenwright",
+    "Ilvora",
+    "Thistlecombe",
+    "Moravent",
+    "Quenby",
+    "Galdris",
+)
+TAGLINES = (
+    "Measured twice, built once.",
+    "Engineering since 1987",
+    "Clear answers to hard questions",
+    "Quality without compromise",
+    "Your partner in precision",
+)
 EMAIL_PATTERNS = ("{first}.{last}", "{f}.{last}", "{f}{last}", "{first}", "{f}{l}", "{last}")
-EN_TITLES = ("Senior Account Manager|Head of Operations|Chief Technology Officer|Product Designer|"
-             "Director of Sales|Principal Engineer|Marketing Coordinator|Co-founder|Managing Director|"
-             "Partner|Associate")
+EN_TITLES = (
+    "Senior Account Manager|Head of Operations|Chief Technology Officer|Product Designer|"
+    "Director of Sales|Principal Engineer|Marketing Coordinator|Co-founder|Managing Director|"
+    "Partner|Associate"
+)
 EN_DEPTS = "Research & Development|Customer Success|Clinical Operations|Corporate Finance|Supply Chain"
 
 
@@ -98,137 +138,197 @@ class Country:
 
 COUNTRIES: dict[str, Country] = {
     "US": Country(
-        "Emily|Sarah|Megan|Rachel|Laura|Olivia", "Michael|David|Jason|Ryan|Kevin|Daniel",
-        "Whitaker|Donnelly|Harrington|Caldwell|Brennan|Prescott|Holloway|Mercer", EN_TITLES, EN_DEPTS,
-        "Analytics|Robotics|Design Studio|Health Partners|Logistics|Software", "Inc.|LLC|Corp.",
+        "Emily|Sarah|Megan|Rachel|Laura|Olivia",
+        "Michael|David|Jason|Ryan|Kevin|Daniel",
+        "Whitaker|Donnelly|Harrington|Caldwell|Brennan|Prescott|Holloway|Mercer",
+        EN_TITLES,
+        EN_DEPTS,
+        "Analytics|Robotics|Design Studio|Health Partners|Logistics|Software",
+        "Inc.|LLC|Corp.",
         "San Francisco,CA,941##,415,|Boston,MA,021##,617,|Chicago,IL,606##,312,|Austin,TX,787##,512,",
         "Harbor View Blvd|Market Street|Elm Avenue|Commerce Drive|Lakeshore Road",
         "%### {street}, Suite %#0;{city}, {region} {pc}|%## {street};Floor %;{city}, {region} {pc}",
         "({ac}) 555-01##|+1 {ac} 555 01##|{ac}.555.01##|{ac}-555-01##",
-        "({ac}) 555-01##|+1 {ac} 555 01##|{ac}.555.01##|{ac}-555-01##"),
+        "({ac}) 555-01##|+1 {ac} 555 01##|{ac}.555.01##|{ac}-555-01##",
+    ),
     "CA": Country(
-        "Geneviève|Madison|Avery|Chantal|Brooke", "Étienne|Connor|Marc-André|Tyler|Owen",
-        "Tremblay|Gagnon|MacDonald|Bouchard|Campbell|Leblanc", EN_TITLES, EN_DEPTS,
-        "Legal|Forestry|Software|Advisory", "Inc.|Ltd.|LLP",
+        "Geneviève|Madison|Avery|Chantal|Brooke",
+        "Étienne|Connor|Marc-André|Tyler|Owen",
+        "Tremblay|Gagnon|MacDonald|Bouchard|Campbell|Leblanc",
+        EN_TITLES,
+        EN_DEPTS,
+        "Legal|Forestry|Software|Advisory",
+        "Inc.|Ltd.|LLP",
         "Toronto,ON,M5V %@%,416,|Vancouver,BC,V6B %@%,604,|Montréal,QC,H3B %@%,514,|Calgary,AB,T2P %@%,403,",
         "Front Street West|Bay Street|Rue Sherbrooke Ouest|Granville Street",
         "%## {street}, Suite %00;{city}, {region} {pc}|%### {street};{city} {region} {pc};Canada",
-        "({ac}) 555-01##|{ac}-555-01##|+1 {ac} 555-01##", "({ac}) 555-01##|{ac}-555-01##|+1 {ac} 555-01##"),
+        "({ac}) 555-01##|{ac}-555-01##|+1 {ac} 555-01##",
+        "({ac}) 555-01##|{ac}-555-01##|+1 {ac} 555-01##",
+    ),
     "GB": Country(
-        "Charlotte|Harriet|Eleanor|Sophie|Imogen|Lucy", "Oliver|James|Alistair|Thomas|Rupert|Callum",
-        "Ashworth|Pemberton|Fairclough|Hargreaves|Thornton|Blackwood|Kershaw", EN_TITLES, EN_DEPTS,
-        "Consulting|Engineering|Surveyors|Textiles|Data Services", "Ltd|Ltd.|plc|LLP",
+        "Charlotte|Harriet|Eleanor|Sophie|Imogen|Lucy",
+        "Oliver|James|Alistair|Thomas|Rupert|Callum",
+        "Ashworth|Pemberton|Fairclough|Hargreaves|Thornton|Blackwood|Kershaw",
+        EN_TITLES,
+        EN_DEPTS,
+        "Consulting|Engineering|Surveyors|Textiles|Data Services",
+        "Ltd|Ltd.|plc|LLP",
         "London,,EC2A %@@,20,7946 0###|Manchester,,M1 %@@,161,496 0###|Bristol,,BS1 %@@,117,496 0###|"
         "Leeds,,LS1 %@@,113,496 0###|Edinburgh,,EH1 %@@,131,496 0###",
         "Kingsway|Wharf Road|Chapel Street|Victoria Terrace|Mill Lane",
         "%# {street};{city} {pc}|Unit %, {street};{city};{pc}|%# {street};{city} {pc};United Kingdom",
-        "0{ac} {sub}|+44 {ac} {sub}|+44 (0){ac} {sub}", "07700 900###|+44 7700 900###|+44 (0)7700 900###"),
+        "0{ac} {sub}|+44 {ac} {sub}|+44 (0){ac} {sub}",
+        "07700 900###|+44 7700 900###|+44 (0)7700 900###",
+    ),
     "DE": Country(
-        "Sabine|Ulrike|Jana|Mareike|Katrin", "Jürgen|Matthias|Florian|Stefan|Björn|Tobias",
+        "Sabine|Ulrike|Jana|Mareike|Katrin",
+        "Jürgen|Matthias|Florian|Stefan|Björn|Tobias",
         "Hoffmann|Brückner|Weißenberg|Scholz|Köhler|Lindemann|Vogt",
         "Leiterin Vertrieb/Leiter Vertrieb|Geschäftsführerin/Geschäftsführer|"
         "Projektingenieurin/Projektingenieur|Prokuristin/Prokurist|"
         "Entwicklungsleiterin/Entwicklungsleiter|Head of Business Development",
         "Forschung & Entwicklung|Qualitätssicherung|Einkauf und Logistik|Vertrieb Süd",
-        "Messtechnik|Maschinenbau|Logistik|Software|Medizintechnik", "GmbH|AG|GmbH & Co. KG",
+        "Messtechnik|Maschinenbau|Logistik|Software|Medizintechnik",
+        "GmbH|AG|GmbH & Co. KG",
         "Berlin,,101##,30,23125 ###|Hamburg,,204##,40,66969 ###|München,,803##,89,99998 ###|"
         "Köln,,506##,221,4710 ###|Frankfurt am Main,,603##,69,90009 ###",
         "Lindenallee|Hafenstraße|Am Kupfergraben|Schillerstraße|Industriestraße",
         "{street} %#;{pc} {city}|{street} %#;{pc} {city};Germany",
         "+49 {ac} {sub}|0{ac} {sub}|+49 (0){ac} {sub}|0{ac} / {sub}",
-        "+49 171 %### ###|0171 %### ###|+49 (0)171 %### ###|0171 / %### ###", "Tel.|Mobil|Fax"),
+        "+49 171 %### ###|0171 %### ###|+49 (0)171 %### ###|0171 / %### ###",
+        "Tel.|Mobil|Fax",
+    ),
     "FR": Country(
-        "Hélène|Camille|Élodie|Margaux|Anaïs", "Julien|François|Mathieu|Étienne|Thibault",
+        "Hélène|Camille|Élodie|Margaux|Anaïs",
+        "Julien|François|Mathieu|Étienne|Thibault",
         "Lefèvre|Moreau|Giraud|Delacroix|Rousseau|Chevalier|Faure",
         "Directrice commerciale/Directeur commercial|Chargée d'affaires/Chargé d'affaires|"
         "Ingénieure d'études/Ingénieur d'études|Responsable des achats|Cheffe de projet/Chef de projet",
         "Service client|Direction technique|Département Logistique",
-        "Conseil|Ingénierie|Distribution|Emballages", "S.A.R.L.|SAS|S.A.",
+        "Conseil|Ingénierie|Distribution|Emballages",
+        "S.A.R.L.|SAS|S.A.",
         "Paris,,7500%,1,99 00 ## ##|Lyon,,6900%,4,65 71 ## ##|Bordeaux,,330%#,5,36 49 ## ##|"
         "Lille,,590%#,3,53 01 ## ##|Nantes,,440%#,2,61 91 ## ##",
         "rue des Tanneurs|avenue Jean Jaurès|boulevard Voltaire|quai des Chartrons|rue de la République",
         "%#, {street};{pc} {city}|%# {street};{pc} {city};France",
         "+33 {ac} {sub}|0{ac} {sub}|+33 (0){ac} {sub}",
-        "+33 6 39 98 ## ##|06 39 98 ## ##|+33 (0)6 39 98 ## ##", "Tél.|Portable|Fax"),
+        "+33 6 39 98 ## ##|06 39 98 ## ##|+33 (0)6 39 98 ## ##",
+        "Tél.|Portable|Fax",
+    ),
     "ES": Country(
-        "Lucía|María José|Carmen|Elena|Inés", "Javier|José Luis|Alejandro|Íñigo|Sergio",
+        "Lucía|María José|Carmen|Elena|Inés",
+        "Javier|José Luis|Alejandro|Íñigo|Sergio",
         "García Núñez|Martínez|Ortega|Fernández Ruiz|Iglesias|Castaño",
         "Directora de Proyectos/Director de Proyectos|Jefa de Ventas/Jefe de Ventas|Responsable de Compras|"
-        "Consultora sénior/Consultor sénior", "Departamento Comercial|Área de Innovación|Recursos Humanos",
-        "Consultores|Arquitectura|Ingeniería|Alimentación", "S.L.|S.A.",
+        "Consultora sénior/Consultor sénior",
+        "Departamento Comercial|Área de Innovación|Recursos Humanos",
+        "Consultores|Arquitectura|Ingeniería|Alimentación",
+        "S.L.|S.A.",
         "Madrid,Madrid,280##,91,%## ## ##|Barcelona,Barcelona,080##,93,%## ## ##|"
         "Valencia,Valencia,460##,96,%## ## ##|Bilbao,Bizkaia,480##,94,%## ## ##",
         "Calle del Olmo|Avenida de la Constitución|Calle Mayor|Ronda de Poniente",
         "{street}, %#;{pc} {city}|{street} %#, planta %;{pc} {city} ({region});España",
-        "+34 {ac} {sub}|{ac} {sub}", "+34 6%# ### ###|6%# ### ###", "Tel.|Móvil|Fax"),
+        "+34 {ac} {sub}|{ac} {sub}",
+        "+34 6%# ### ###|6%# ### ###",
+        "Tel.|Móvil|Fax",
+    ),
     "IT": Country(
-        "Giulia|Francesca|Chiara|Alessandra|Federica", "Marco|Lorenzo|Davide|Niccolò|Matteo",
+        "Giulia|Francesca|Chiara|Alessandra|Federica",
+        "Marco|Lorenzo|Davide|Niccolò|Matteo",
         "Bianchi|Ferraresi|Colombo|Marchetti|Galli|Rinaldi",
         "Responsabile Acquisti|Direttrice Tecnica/Direttore Tecnico|"
         "Amministratrice Delegata/Amministratore Delegato|Ingegnere di Progetto|Consulente Commerciale",
-        "Ufficio Tecnico|Divisione Logistica|Area Commerciale", "Meccanica|Tessuti|Impianti|Ottica",
-        "S.p.A.|S.r.l.", "Milano,MI,201##,02,%### ####|Roma,RM,001##,06,%### ####|"
+        "Ufficio Tecnico|Divisione Logistica|Area Commerciale",
+        "Meccanica|Tessuti|Impianti|Ottica",
+        "S.p.A.|S.r.l.",
+        "Milano,MI,201##,02,%### ####|Roma,RM,001##,06,%### ####|"
         "Torino,TO,101##,011,%## ####|Bologna,BO,401##,051,%## ####|Firenze,FI,501##,055,%## ####",
         "Via Garibaldi|Corso Vittorio Emanuele II|Viale dei Mille|Via delle Industrie|Piazza della Libertà",
         "{street}, %#;{pc} {city} ({region})|{street} %#/@;{pc} {city} {region}",
-        "+39 {ac} {sub}|{ac} {sub}|(+39) {ac} {sub}", "+39 3%# ### ####|3%# ### ####|(+39) 3%# ### ####",
-        "Tel.|Cell.|Fax"),
+        "+39 {ac} {sub}|{ac} {sub}|(+39) {ac} {sub}",
+        "+39 3%# ### ####|3%# ### ####|(+39) 3%# ### ####",
+        "Tel.|Cell.|Fax",
+    ),
     "NL": Country(
-        "Anouk|Sanne|Lieke|Femke|Marloes", "Joost|Bram|Sjoerd|Thijs|Maarten",
+        "Anouk|Sanne|Lieke|Femke|Marloes",
+        "Joost|Bram|Sjoerd|Thijs|Maarten",
         "de Vries|van den Berg|Jansen|Bakker|van Dijk|Visser|de Groot",
         "Projectmanager|Accountmanager|Directeur|Hoofd Inkoop|Adviseur Duurzaamheid",
-        "Afdeling Verkoop|Technische Dienst|Klantenservice", "Installatietechniek|Vastgoed|Logistiek|Advies",
-        "B.V.|N.V.", "Amsterdam,,10%# @@,20,%## ####|Rotterdam,,30%# @@,10,%## ####|"
+        "Afdeling Verkoop|Technische Dienst|Klantenservice",
+        "Installatietechniek|Vastgoed|Logistiek|Advies",
+        "B.V.|N.V.",
+        "Amsterdam,,10%# @@,20,%## ####|Rotterdam,,30%# @@,10,%## ####|"
         "Utrecht,,35%# @@,30,%## ####|Eindhoven,,56%# @@,40,%## ####",
         "Keizersgracht|Stationsplein|Industrieweg|Lange Voorhout|Marconistraat",
         "{street} %##;{pc} {city}|{street} %#-@;{pc} {city};Nederland",
-        "+31 {ac} {sub}|0{ac} {sub}|0{ac}-{sub}", "+31 6 %### ####|06 %### ####|06-%### ####",
-        "Tel.|Mob.|Fax"),
+        "+31 {ac} {sub}|0{ac} {sub}|0{ac}-{sub}",
+        "+31 6 %### ####|06 %### ####|06-%### ####",
+        "Tel.|Mob.|Fax",
+    ),
     "BR": Country(
-        "Ana Paula|Juliana|Fernanda|Letícia|Camila", "João|Rafael|Thiago|Gustavo|Rodrigo",
+        "Ana Paula|Juliana|Fernanda|Letícia|Camila",
+        "João|Rafael|Thiago|Gustavo|Rodrigo",
         "Araújo|Carvalho|Ribeiro|Gonçalves|Albuquerque|Moraes",
         "Gerente de Operações|Diretora Comercial/Diretor Comercial|"
         "Engenheira de Projetos/Engenheiro de Projetos|Analista de Sistemas",
         "Departamento Financeiro|Suprimentos|Engenharia de Produto",
         "Engenharia|Tecnologia|Alimentos|Logística",
-        "Ltda.|S.A.", "São Paulo,SP,0%###-###,11,3%##-####|Rio de Janeiro,RJ,2%###-###,21,2%##-####|"
+        "Ltda.|S.A.",
+        "São Paulo,SP,0%###-###,11,3%##-####|Rio de Janeiro,RJ,2%###-###,21,2%##-####|"
         "Belo Horizonte,MG,3%###-###,31,3%##-####|Curitiba,PR,8%###-###,41,3%##-####",
         "Rua das Palmeiras|Avenida dos Andradas|Rua Sete de Setembro|Alameda dos Ipês",
         "{street}, %## - Sala %#;{city} - {region};CEP {pc}|{street}, %.%##;{city}/{region} - {pc}",
         "+55 {ac} {sub}|({ac}) {sub}|+55 ({ac}) {sub}",
-        "+55 {ac} 9%###-####|({ac}) 9%###-####|+55 ({ac}) 9%###-####", "Tel.|Cel.|Fax"),
+        "+55 {ac} 9%###-####|({ac}) 9%###-####|+55 ({ac}) 9%###-####",
+        "Tel.|Cel.|Fax",
+    ),
     "AU": Country(
-        "Chloe|Kirra|Jess|Bree|Hayley", "Lachlan|Mitchell|Hamish|Jack|Travis",
-        "McAllister|Kennedy|Fraser|O'Brien|Hollis|Barton", EN_TITLES, EN_DEPTS,
-        "Mining Services|Solar|Surveying|Wine Co.", "Pty Ltd|Pty. Ltd.",
+        "Chloe|Kirra|Jess|Bree|Hayley",
+        "Lachlan|Mitchell|Hamish|Jack|Travis",
+        "McAllister|Kennedy|Fraser|O'Brien|Hollis|Barton",
+        EN_TITLES,
+        EN_DEPTS,
+        "Mining Services|Solar|Surveying|Wine Co.",
+        "Pty Ltd|Pty. Ltd.",
         "Sydney,NSW,2000,2,5550 ####|Melbourne,VIC,3000,3,7010 ####|Brisbane,QLD,4000,7,5550 ####|"
         "Perth,WA,6000,8,7010 ####",
         "Collins Street|George Street|Eagle Street|Hay Street|King William Street",
         "Level %, %## {street};{city} {region} {pc}|%# {street};{city} {region} {pc};Australia",
-        "+61 {ac} {sub}|(0{ac}) {sub}|0{ac} {sub}", "+61 491 570 ###|0491 570 ###|0491 570 ###"),
+        "+61 {ac} {sub}|(0{ac}) {sub}|0{ac} {sub}",
+        "+61 491 570 ###|0491 570 ###|0491 570 ###",
+    ),
     "MX": Country(
-        "Guadalupe|Ximena|Valeria|Mariana|Sofía", "Emiliano|Rodrigo|José Manuel|Diego|Alejandro",
+        "Guadalupe|Ximena|Valeria|Mariana|Sofía",
+        "Emiliano|Rodrigo|José Manuel|Diego|Alejandro",
         "Hernández Ríos|Villarreal|Castañeda|Ibarra|Zamora|Montoya",
         "Gerente de Ventas|Directora General/Director General|"
         "Coordinadora de Logística/Coordinador de Logística|Ingeniera de Procesos/Ingeniero de Procesos",
         "Dirección de Finanzas|Departamento de Calidad|Atención a Clientes",
-        "Construcciones|Alimentos|Consultores|Logística", "S.A. de C.V.",
+        "Construcciones|Alimentos|Consultores|Logística",
+        "S.A. de C.V.",
         "Ciudad de México,CDMX,0%#00,55,%### ####|Guadalajara,Jal.,44%#0,33,%### ####|"
         "Monterrey,N.L.,64%#0,81,%### ####|Puebla,Pue.,72%#0,222,%## ####",
         "Av. Insurgentes Sur|Calle Río Lerma|Av. Juárez|Calle Hidalgo",
         "{street} %##, Piso %;Col. Centro;{pc} {city}, {region}|{street} %##;{pc} {city}, {region}",
-        "+52 {ac} {sub}|{ac} {sub}|({ac}) {sub}", "+52 {ac} 1%## ####|{ac} 1%## ####|({ac}) 1%## ####",
-        "Tel.|Cel.|Fax"),
+        "+52 {ac} {sub}|{ac} {sub}|({ac}) {sub}",
+        "+52 {ac} 1%## ####|{ac} 1%## ####|({ac}) 1%## ####",
+        "Tel.|Cel.|Fax",
+    ),
     "SE": Country(
-        "Åsa|Ingrid|Linnea|Maja|Karin", "Björn|Anders|Magnus|Nils|Oskar",
+        "Åsa|Ingrid|Linnea|Maja|Karin",
+        "Björn|Anders|Magnus|Nils|Oskar",
         "Lindqvist|Öberg|Sjöberg|Ekström|Bergkvist|Holmgren",
         "Utvecklingschef|Säljchef|Projektledare|VD|Konsult",
-        "Ekonomi|Kundtjänst|Teknik & Utveckling", "Konsult|Bygg|Design|Energi", "AB",
+        "Ekonomi|Kundtjänst|Teknik & Utveckling",
+        "Konsult|Bygg|Design|Energi",
+        "AB",
         "Stockholm,,11% %#,8,%## ### ##|Göteborg,,41% %#,31,%## ## ##|Malmö,,21% %#,40,%## ## ##",
         "Drottninggatan|Storgatan|Kungsgatan|Hamngatan",
         "{street} %#;{pc} {city}|{street} %#;{pc} {city};Sweden",
-        "+46 {ac} {sub}|0{ac}-{sub}|0{ac} {sub}", "+46 70 %## ## ##|070-%## ## ##|070 %## ## ##",
-        "Tel|Mobil|Fax"),
+        "+46 {ac} {sub}|0{ac}-{sub}|0{ac} {sub}",
+        "+46 70 %## ## ##|070-%## ## ##|070 %## ## ##",
+        "Tel|Mobil|Fax",
+    ),
 }
 
 
@@ -342,11 +442,15 @@ def make_card(spec: Spec, rng: random.Random, brand: str, used: set[str]) -> Car
     company = f"{brand} {trade} {pick(rng, c.suffixes)}"
     company = company.upper() if "caps" in flags else company
     # band and two-people layouts always draw a logo, left/centred only when asked, two-column never
-    has_logo = spec.layout in ("band_left", "band_top", "two_people") or (spec.layout != "two_column"
-                                                                          and bool(spec.logo))
+    has_logo = spec.layout in ("band_left", "band_top", "two_people") or (
+        spec.layout != "two_column" and bool(spec.logo)
+    )
     domain = slug(brand) + rng.choice((".example", ".example", ".example", ".example.com", ".example.net"))
-    labels = ["", "", ""] if spec.labels == "none" else (
-        c.local if spec.labels == "local" else LABEL_SETS[spec.labels]).split("|")
+    labels = (
+        ["", "", ""]
+        if spec.labels == "none"
+        else (c.local if spec.labels == "local" else LABEL_SETS[spec.labels]).split("|")
+    )
     short = len(labels[0]) == 1
     sep = "" if spec.labels == "none" else rng.choice((": ", " ", "  ") if short else (": ", " "))
     fmt = rng.randrange(len(c.work.split("|")))
@@ -370,8 +474,10 @@ def make_card(spec: Spec, rng: random.Random, brand: str, used: set[str]) -> Car
             first, last = pick(rng, c.female if female else c.male), pick(rng, c.last)
             name = f"{first} {last}"
         used.add(name)
-        titles = [t.split("/")[0 if female else -1]
-                  for t in rng.sample(c.titles.split("|"), 2 if "2titles" in flags else 1)]
+        titles = [
+            t.split("/")[0 if female else -1]
+            for t in rng.sample(c.titles.split("|"), 2 if "2titles" in flags else 1)
+        ]
         local = pattern.format(first=slug(first), last=slug(last), f=slug(first)[0], l=slug(last)[0])
         kinds = ["work", "mobile"] if spec.layout == "two_people" or rng.random() < 0.75 else ["work"]
         kinds += ["fax"] if "fax" in flags and spec.layout != "two_people" else []
@@ -387,12 +493,16 @@ def make_card(spec: Spec, rng: random.Random, brand: str, used: set[str]) -> Car
         card.website = (prefix, web)
     if spec.layout == "two_people":
         card.office_phones = [phone("fax")]
-    card.address = fill(rng, pick(rng, c.addresses).format(
-        street=pick(rng, c.streets), city=city, region=region, pc=pc)).split(";")
+    card.address = fill(
+        rng, pick(rng, c.addresses).format(street=pick(rng, c.streets), city=city, region=region, pc=pc)
+    ).split(";")
     if "social" in flags:
         profile = "-".join(slug(part) for part in people[0].name.split())
-        options = [("", f"linkedin.com/in/{profile}"), (rng.choice(("X: ", "Twitter: ")), f"@{slug(brand)}"),
-                   ("Instagram ", f"@{slug(brand)}.{slug(trade)}")]
+        options = [
+            ("", f"linkedin.com/in/{profile}"),
+            (rng.choice(("X: ", "Twitter: ")), f"@{slug(brand)}"),
+            ("Instagram ", f"@{slug(brand)}.{slug(trade)}"),
+        ]
         card.social = rng.sample(options, rng.choice((1, 2)))
     if "tagline" in flags:
         card.tagline = rng.choice(TAGLINES)
@@ -475,8 +585,13 @@ class Style:
         return Line(parts, self.body_family, BODY)
 
 
-def draw_block(img: Image.Image, lines: list[Line], box: tuple[int, int, int, int],
-               halign: str = "left", valign: str = "top") -> None:
+def draw_block(
+    img: Image.Image,
+    lines: list[Line],
+    box: tuple[int, int, int, int],
+    halign: str = "left",
+    valign: str = "top",
+) -> None:
     """Draw lines into box, shrinking the block to fit; a too-wide line may shrink alone by up to 25%."""
     x0, y0, w, h = box
     scale = 1.0
@@ -508,8 +623,9 @@ def draw_block(img: Image.Image, lines: list[Line], box: tuple[int, int, int, in
         y += ht
 
 
-def draw_logo(img: Image.Image, xy: tuple[int, int], size: int, shape: str, fill: RGB, ink: RGB,
-              text: str, family: str) -> None:
+def draw_logo(
+    img: Image.Image, xy: tuple[int, int], size: int, shape: str, fill: RGB, ink: RGB, text: str, family: str
+) -> None:
     """A filled square/rounded square/circle with the company initials."""
     d = ImageDraw.Draw(img)
     box = (xy[0], xy[1], xy[0] + size, xy[1] + size)
@@ -519,8 +635,13 @@ def draw_logo(img: Image.Image, xy: tuple[int, int], size: int, shape: str, fill
         d.rounded_rectangle(box, radius=size // 5, fill=fill)
     else:
         d.rectangle(box, fill=fill)
-    d.text((xy[0] + size / 2, xy[1] + size / 2), text, font=font(family, BOLD, int(size * 0.42)),
-           fill=ink, anchor="mm")
+    d.text(
+        (xy[0] + size / 2, xy[1] + size / 2),
+        text,
+        font=font(family, BOLD, int(size * 0.42)),
+        fill=ink,
+        anchor="mm",
+    )
 
 
 def identity(st: Style, card: Card, person: Person, company: str = "last") -> list[Line]:
@@ -576,8 +697,9 @@ def render_flat(card: Card, st: Style) -> Image.Image:
     elif spec.layout == "centred":
         top = m
         if spec.logo:
-            draw_logo(img, (w // 2 - 55, m - 16), 110, spec.logo, accent, on_accent, card.initials,
-                      st.name_family)
+            draw_logo(
+                img, (w // 2 - 55, m - 16), 110, spec.logo, accent, on_accent, card.initials, st.name_family
+            )
             top += 110
         lines = identity(st, card, p, "first" if caps else "last")
         lines += with_spring(contacts(st, card, p, join_width=w - 2 * m), 0.5)
@@ -594,8 +716,16 @@ def render_flat(card: Card, st: Style) -> Image.Image:
     elif spec.layout == "band_left":
         band = int(w * 0.3)
         draw.rectangle((0, 0, band, h), fill=accent)
-        draw_logo(img, (band // 2 - 80, h // 2 - 80), 160, spec.logo, on_accent, accent, card.initials,
-                  st.name_family)
+        draw_logo(
+            img,
+            (band // 2 - 80, h // 2 - 80),
+            160,
+            spec.logo,
+            on_accent,
+            accent,
+            card.initials,
+            st.name_family,
+        )
         lines = identity(st, card, p, "first") + with_spring(contacts(st, card, p)) + address(st, card)
         draw_block(img, lines, (band + 48, m, w - band - 48 - m, h - 2 * m))
     elif spec.layout == "band_top":
@@ -610,8 +740,12 @@ def render_flat(card: Card, st: Style) -> Image.Image:
         draw_block(img, contacts(st, card, p) + address(st, card), box, valign="center")
     elif spec.layout == "two_people":
         draw_logo(img, (m, m - 10), 96, spec.logo, accent, on_accent, card.initials, st.name_family)
-        draw_block(img, [st.line("company", card.company, size=40)], (m + 124, m - 10, w - 2 * m - 124, 96),
-                   valign="center")
+        draw_block(
+            img,
+            [st.line("company", card.company, size=40)],
+            (m + 124, m - 10, w - 2 * m - 124, 96),
+            valign="center",
+        )
         col = (w - 2 * m - 48) // 2
         for i, person in enumerate(card.people):
             lines = [st.line("name", person.name, size=40)] + [st.line("title", t) for t in person.titles]
@@ -620,8 +754,9 @@ def render_flat(card: Card, st: Style) -> Image.Image:
             draw_block(img, lines, (m + i * (col + 48), m + 120, col, h - 2 * m - 230))
         draw.line([(m, h - m - 96), (w - m, h - m - 96)], fill=accent, width=2)
         office = [st.contact([(ph.prefix, ph.number) for ph in card.office_phones] + [card.website])]
-        draw_block(img, office + address(st, card, oneline=True), (m, h - m - 84, w - 2 * m, 84 + m // 2),
-                   "center")
+        draw_block(
+            img, office + address(st, card, oneline=True), (m, h - m - 84, w - 2 * m, 84 + m // 2), "center"
+        )
     return img
 
 
@@ -639,8 +774,12 @@ def photograph(card: Image.Image, rng: np.random.Generator, quarter_turns: int) 
     big_w, big_h = 1600, 1200
     cw, ch = card.size
     base = rng.uniform(70, 175) + np.array([8.0, 0.0, -8.0]) * rng.uniform(-1, 1)
-    texture = sum(cv2.resize(rng.normal(0, amp, (h, w)).astype(np.float32), (big_w, big_h),
-                             interpolation=cv2.INTER_CUBIC) for h, w, amp in ((6, 8, 14), (60, 80, 5)))
+    texture = sum(
+        cv2.resize(
+            rng.normal(0, amp, (h, w)).astype(np.float32), (big_w, big_h), interpolation=cv2.INTER_CUBIC
+        )
+        for h, w, amp in ((6, 8, 14), (60, 80, 5))
+    )
     bg = base[None, None, :] + texture[..., None]
     # card corners: scaled, rotated, centred with jitter, one edge shortened (tilt) plus corner noise
     scale = rng.uniform(0.62, 0.74) * big_w / cw
@@ -662,7 +801,7 @@ def photograph(card: Image.Image, rng: np.random.Generator, quarter_turns: int) 
     out = bg * (1 - shadow[..., None])
     out = out * (1 - mask[..., None]) + warped * mask[..., None]
     # light: linear gradient in a random direction, vignette and a warm/cool cast
-    yy, xx = np.mgrid[-1:1:big_h * 1j, -1:1:big_w * 1j]
+    yy, xx = np.mgrid[-1 : 1 : big_h * 1j, -1 : 1 : big_w * 1j]
     phi = rng.uniform(0, 2 * np.pi)
     light = 1 + rng.uniform(0.08, 0.18) * (xx * np.cos(phi) + yy * np.sin(phi)) - 0.12 * (xx**2 + yy**2) / 2
     out = out * light[..., None] * (1 + np.array([0.03, 0.0, -0.04]) * rng.uniform(-1, 1))
@@ -694,8 +833,12 @@ def main(argv: list[str] | None = None) -> None:
         notes = f"synthetic; {spec.layout} layout, {spec.scheme} colours, {spec.fonts} fonts"
         if spec.render == "photo":
             img = photograph(img, nrng, int(spec.turn))
-            notes += ("; photo", "; photo turned 90° counter-clockwise", "; photo upside down",
-                      "; photo turned 90° clockwise")[int(spec.turn)]
+            notes += (
+                "; photo",
+                "; photo turned 90° counter-clockwise",
+                "; photo upside down",
+                "; photo turned 90° clockwise",
+            )[int(spec.turn)]
             fname = f"photo_{counts['photo']:02d}.jpg"
             img.save(args.out / fname, quality=85, optimize=True)
         else:

@@ -92,8 +92,9 @@ def extract_fields(
         for m in find_social_handles(s):
             if not any(m.start < end and start < m.end for start, end in taken[s.index]):
                 emit("social", m, 0.9)
-    region = infer_region(segments, [v.value for v in fields["emails"]], [v.value for v in fields["websites"]],
-                          default_region)
+    region = infer_region(
+        segments, [v.value for v in fields["emails"]], [v.value for v in fields["websites"]], default_region
+    )
     phones = [m for s in segments for m in find_phones(s, region, taken[s.index])]
     repair_plus_read_as_four(phones, region)
     for m in _unique(phones):
@@ -105,7 +106,9 @@ def extract_fields(
     for c in candidates:
         if c.kind in KIND_TO_FIELD:
             value = strip_postnominals(c.text) if c.kind == "name" else c.text.strip(" ,;:|")
-            fields[KIND_TO_FIELD[c.kind]].append(_entity_value(c, value, c.method or "vocabulary", to_original))
+            fields[KIND_TO_FIELD[c.kind]].append(
+                _entity_value(c, value, c.method or "vocabulary", to_original)
+            )
     card_text = "\n".join(s.text for s in segments)
     for email in fields["emails"]:
         names = [n.value for n in fields["names"] if n.confidence > email.confidence]
@@ -121,8 +124,13 @@ def extract_fields(
         y1 = max(b[1] + b[3] for b in boxes)
         conf = sum(c.segment.span_conf(c.start, c.end) for c in group) / len(group)
         fields["addresses"].append(
-            FieldValue(value=raw, raw="\n".join(c.text for c in group), confidence=round(conf * 0.9, 3),
-                       bbox=to_original((x0, y0, x1 - x0, y1 - y0)), method="layout_lines")
+            FieldValue(
+                value=raw,
+                raw="\n".join(c.text for c in group),
+                confidence=round(conf * 0.9, 3),
+                bbox=to_original((x0, y0, x1 - x0, y1 - y0)),
+                method="layout_lines",
+            )
         )
     return fields, region
 

@@ -164,7 +164,7 @@ def find_social_handles(segment: Segment) -> list[Match]:
         network = m.group("network").lower()
         if network in {"x", "ig", "line"} and not handle.startswith("@"):
             continue
-        if "@" in handle[1:] or "." in handle and network not in {"skype", "linkedin"}:
+        if "@" in handle[1:] or ("." in handle and network not in {"skype", "linkedin"}):
             continue
         network = {"insta": "instagram", "ig": "instagram", "x": "twitter"}.get(network, network)
         found.append(Match(segment, m.start(), m.end(), handle, "label", kind=network))

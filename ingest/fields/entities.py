@@ -32,8 +32,9 @@ from ingest.fields.vocab import (
 )
 
 WORD = re.compile(r"[^\W\d_][^\W\d_'’.\-]*(?:[’'.\-][^\W\d_]+)*\.?", re.UNICODE)
-TRAILING_LABEL = re.compile(r"\b(?:tel|fax|phone|mobile|cell|e-?mail|web(?:site)?|address|t|f|m|e|w)\s*[:.]?\s*$",
-                            re.I)
+TRAILING_LABEL = re.compile(
+    r"\b(?:tel|fax|phone|mobile|cell|e-?mail|web(?:site)?|address|t|f|m|e|w)\s*[:.]?\s*$", re.I
+)
 
 
 @dataclass
@@ -86,7 +87,9 @@ def address_score(text: str) -> float:
         score += 1.5
     if re.match(r"^\s*\d+[\w/-]*[,\s]+[A-Za-z]", text) or re.search(r"\b\d+[a-z]?,?\s*$", text):
         score += 1.0
-    if any(re.search(r"(?:^|[\s,])" + re.escape(c) + r"(?:$|[\s,.])", low) for c in COUNTRIES | US_STATE_NAMES):
+    if any(
+        re.search(r"(?:^|[\s,])" + re.escape(c) + r"(?:$|[\s,.])", low) for c in COUNTRIES | US_STATE_NAMES
+    ):
         score += 1.0 if len(words) > 1 else 0.8
     if re.search(r"\b(?:p\.?\s?o\.?\s?box|postfach|cedex|bp)\b", low):
         score += 2.0
@@ -128,7 +131,23 @@ def _acronym(words: list[str]) -> str:
     return "".join(w[0] for w in words if w and w not in {"of", "the", "and", "&"}) if len(words) > 1 else ""
 
 
-SECOND_LEVEL = {"co", "com", "ac", "ad", "ne", "or", "org", "net", "gov", "edu", "go", "gr", "ed", "lg", "nic"}
+SECOND_LEVEL = {
+    "co",
+    "com",
+    "ac",
+    "ad",
+    "ne",
+    "or",
+    "org",
+    "net",
+    "gov",
+    "edu",
+    "go",
+    "gr",
+    "ed",
+    "lg",
+    "nic",
+}
 
 
 def domain_label(domain: str) -> str:
@@ -272,21 +291,45 @@ def _choose_names(candidates: list[Candidate]) -> None:
 def _titles_below_names(candidates: list[Candidate]) -> None:
     """The segment right under a name, in a smaller font, is its job title when nothing else claims it."""
     for name in [c for c in candidates if c.kind == "name"]:
-        nx, ny, nw, nh = name.segment.box
+        nx, ny, _, nh = name.segment.box
         below = [
-            c for c in candidates
-            if c.segment.box[1] > ny + nh * 0.5 and c.segment.box[1] - (ny + nh) < 2.5 * name.segment.height
+            c
+            for c in candidates
+            if c.segment.box[1] > ny + nh * 0.5
+            and c.segment.box[1] - (ny + nh) < 2.5 * name.segment.height
             and abs(c.segment.box[0] - nx) < 3 * name.segment.height
         ]
         below.sort(key=lambda c: c.segment.box[1])
-        if below and below[0].kind is None and not re.search(r"\d", below[0].text) \
-                and below[0].scores.get("company", 0) == 0:
-            if 1 <= len(below[0].words) <= 7 and below[0].segment.height <= name.segment.height * 1.05:
-                below[0].kind, below[0].method = "job_title", "below_name"
+        if (
+            below
+            and below[0].kind is None
+            and not re.search(r"\d", below[0].text)
+            and below[0].scores.get("company", 0) == 0
+            and 1 <= len(below[0].words) <= 7
+            and below[0].segment.height <= name.segment.height * 1.05
+        ):
+            below[0].kind, below[0].method = "job_title", "below_name"
 
 
-COMPANY_TAIL_WORDS = {"international", "university", "group", "inc", "inc.", "ltd", "ltd.", "llc", "gmbh",
-                      "corporation", "company", "holdings", "partners", "associates", "limited", "co.", "ag"}
+COMPANY_TAIL_WORDS = {
+    "international",
+    "university",
+    "group",
+    "inc",
+    "inc.",
+    "ltd",
+    "ltd.",
+    "llc",
+    "gmbh",
+    "corporation",
+    "company",
+    "holdings",
+    "partners",
+    "associates",
+    "limited",
+    "co.",
+    "ag",
+}
 
 
 def _settle_companies(candidates: list[Candidate], domains: list[str]) -> None:
@@ -303,9 +346,13 @@ def _settle_companies(candidates: list[Candidate], domains: list[str]) -> None:
         return
     for c in companies:
         below = _next_below(c, candidates)
-        if below is not None and below.kind in (None, "company") and all(
-            w == "&" or any(SequenceMatcher(None, w, tail).ratio() >= 0.85 for tail in COMPANY_TAIL_WORDS)
-            for w in lower_words(below.text)
+        if (
+            below is not None
+            and below.kind in (None, "company")
+            and all(
+                w == "&" or any(SequenceMatcher(None, w, tail).ratio() >= 0.85 for tail in COMPANY_TAIL_WORDS)
+                for w in lower_words(below.text)
+            )
         ):
             c.text, c.method = f"{c.text} {below.text}", c.method + "+next_line"
             below.kind = "merged"
@@ -314,7 +361,9 @@ def _settle_companies(candidates: list[Candidate], domains: list[str]) -> None:
     for c in companies:
         if c is best:
             continue
-        contained = letters_key(c.text) in letters_key(best.text) or letters_key(best.text) in letters_key(c.text)
+        contained = letters_key(c.text) in letters_key(best.text) or letters_key(best.text) in letters_key(
+            c.text
+        )
         if contained or not LEGAL_SUFFIX.search(c.text):
             c.kind = None
 
@@ -329,9 +378,14 @@ def _company_fallback(candidates: list[Candidate]) -> None:
     names = [c for c in candidates if c.kind == "name"]
     floor = max((n.segment.height for n in names), default=0) * 0.9
     options = [
-        c for c in candidates
-        if c.kind is None and len(c.words) <= 5 and not re.search(r"\d", c.text) and c.segment.height >= floor
-        and c.scores["address"] < 1.0 and c.segment.conf >= 0.6
+        c
+        for c in candidates
+        if c.kind is None
+        and len(c.words) <= 5
+        and not re.search(r"\d", c.text)
+        and c.segment.height >= floor
+        and c.scores["address"] < 1.0
+        and c.segment.conf >= 0.6
     ]
     if options:
         best = max(options, key=lambda c: c.segment.height)
@@ -357,8 +411,10 @@ def _domain_span(c: Candidate, domains: list[str]) -> tuple[int, int, str] | Non
 def _next_below(c: Candidate, candidates: list[Candidate]) -> Candidate | None:
     x, y, w, h = c.segment.box
     options = [
-        o for o in candidates
-        if o is not c and 0 <= o.segment.box[1] - (y + h) < 1.5 * c.segment.height
+        o
+        for o in candidates
+        if o is not c
+        and 0 <= o.segment.box[1] - (y + h) < 1.5 * c.segment.height
         and min(x + w, o.segment.box[0] + o.segment.box[2]) - max(x, o.segment.box[0]) > 0
     ]
     return min(options, key=lambda o: o.segment.box[1], default=None)
@@ -397,8 +453,9 @@ def group_addresses(candidates: list[Candidate]) -> list[list[Candidate]]:
 def _address_continuation(c: Candidate) -> bool:
     """A city or country line, or a building name, that only makes sense beside an address."""
     return c.scores.get("address", 0) >= 0.8 or (
-        len(c.words) <= 4 and c.scores.get("name", 0) == 0 and max(
-            c.scores.get(k, 0) for k in ("job_title", "company", "department")) < 1.0
+        len(c.words) <= 4
+        and c.scores.get("name", 0) == 0
+        and max(c.scores.get(k, 0) for k in ("job_title", "company", "department")) < 1.0
         and bool(re.search(r"\d|,", c.text))
     )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def split_lines(lines: Iterable[Line]) -> list[Segment]:
         height = max(float(np.median([w.box[3] for w in words])), 1.0)
         current = [words[0]]
         left_text = ""
-        for prev, word in zip(words, words[1:], strict=False):
+        for prev, word in pairwise(words):
             gap = word.box[0] - (prev.box[0] + prev.box[2])
             if gap > GAP_SPLIT * height:
                 segments.append(Segment(current, left_text=left_text))

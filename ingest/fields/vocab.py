@@ -13,7 +13,7 @@ TITLE_WORDS = {
     "attorney", "lawyer", "counsel", "accountant", "agent", "broker", "owner", "principal", "supervisor",
     "administrator", "scientist", "fellow", "lecturer", "student", "intern", "technician", "editor",
     "writer", "producer", "photographer", "chef", "doctor", "physician", "nurse", "therapist", "realtor",
-    "sales", "salesperson", "trainer", "coach", "instructor", "teacher", "officer", "strategist",
+    "sales", "salesperson", "trainer", "coach", "instructor", "teacher", "strategist",
     "controller", "auditor", "buyer", "planner", "programmer", "evangelist", "ambassador", "advocate",
     "manageress", "gérant", "gerente", "directeur", "directrice", "geschäftsführer", "geschaftsfuhrer",
     "leiter", "leiterin", "ingenieur", "berater", "direttore", "responsable", "chargé", "charge",
@@ -22,7 +22,7 @@ TITLE_WORDS = {
     "diretor", "diretora", "directora", "jefe", "jefa", "representante", "asesor", "asesora", "md",
     "svp", "evp", "avp", "gm", "pm", "hr", "expert", "operator", "superintendent", "commissioner",
     "dean", "chancellor", "registrar", "curator", "librarian", "pastor", "mayor", "governor", "minister",
-    "ambassador", "attaché", "attache", "envoy", "delegate", "trustee", "investigator", "postdoc",
+    "attaché", "attache", "envoy", "delegate", "trustee", "investigator", "postdoc",
 }  # fmt: skip
 DEPARTMENT_WORDS = {
     "department", "dept", "dept.", "division", "section", "unit", "laboratory", "lab", "labs", "team",
@@ -49,8 +49,8 @@ COMPANY_WORDS = {
     "design", "architects", "associates", "advisors", "global", "worldwide", "corporation", "council",
     "ministry", "embassy", "society", "academy", "gmbh", "inc", "ltd", "llc", "project", "initiative",
     "research", "communications", "energy", "engineering", "construction", "manufacturing", "marketing",
-    "care", "dental", "health", "healthcare", "medical", "law", "legal", "travel", "resources", "realty",
-    "school", "academy", "church", "museum", "gallery", "store", "shop", "market", "farm", "foods",
+    "care", "dental", "health", "healthcare", "medical", "law", "legal", "travel", "resources", "school",
+    "church", "museum", "gallery", "store", "shop", "market", "farm", "foods",
 }  # fmt: skip
 US_STATE_NAMES = {
     "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut", "delaware",

@@ -34,13 +34,26 @@ def score_folder(repo_root: Path, folder: Path, labels: Path, tmp_path: Path, fl
     result_file = tmp_path / "score.json"
     cards = Path(sys.executable).with_name("cards")
     with predictions.open("w") as out:
-        subprocess.run([str(cards), "extract", "--format", "jsonl", "--jobs", "2", str(folder)],
-                       stdout=out, check=False, timeout=900)
+        subprocess.run(
+            [str(cards), "extract", "--format", "jsonl", "--jobs", "2", str(folder)],
+            stdout=out,
+            check=False,
+            timeout=900,
+        )
     scorer = repo_root / ".." / "shared" / "eval" / "score.py"
     run = subprocess.run(
-        [sys.executable, str(scorer), str(labels), str(predictions), "--json", str(result_file),
-         *[arg for floor in floors for arg in ("--min", floor)]],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(scorer),
+            str(labels),
+            str(predictions),
+            "--json",
+            str(result_file),
+            *[arg for floor in floors for arg in ("--min", floor)],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     print(run.stdout)
     result = json.loads(result_file.read_text())
@@ -51,9 +64,16 @@ def score_folder(repo_root: Path, folder: Path, labels: Path, tmp_path: Path, fl
 
 def test_shared_scans_meet_every_field_floor(repo_root: Path, shared_eval_dir: Path, tmp_path: Path) -> None:
     scans = shared_eval_dir / "scans"
-    result = score_folder(repo_root, scans, scans / "labels.json", tmp_path,
-                          [f"{field}={floor}" for field, floor in SCAN_FLOORS.items()])
-    below = {f: result["fields"][f]["f1"] for f, floor in SCAN_FLOORS.items() if result["fields"][f]["f1"] < floor}
+    result = score_folder(
+        repo_root,
+        scans,
+        scans / "labels.json",
+        tmp_path,
+        [f"{field}={floor}" for field, floor in SCAN_FLOORS.items()],
+    )
+    below = {
+        f: result["fields"][f]["f1"] for f, floor in SCAN_FLOORS.items() if result["fields"][f]["f1"] < floor
+    }
     assert not below, f"fields below their floor: {below}\n{result['report']}"
     assert result["exit_status"] == 0
     assert not result["errors"], f"cards that failed to extract: {result['errors']}"
@@ -68,7 +88,8 @@ def test_shared_photos_meet_the_macro_floor(repo_root: Path, shared_eval_dir: Pa
 def test_synthetic_samples_meet_the_macro_floor(
     repo_root: Path, samples_dir: Path, shared_eval_dir: Path, tmp_path: Path
 ) -> None:
-    result = score_folder(repo_root, samples_dir, samples_dir / "labels.json", tmp_path,
-                          [f"macro={SAMPLE_MACRO_FLOOR}"])
+    result = score_folder(
+        repo_root, samples_dir, samples_dir / "labels.json", tmp_path, [f"macro={SAMPLE_MACRO_FLOOR}"]
+    )
     assert result["macro_f1"] >= SAMPLE_MACRO_FLOOR, result["report"]
     assert not result["errors"], f"sample cards that failed: {result['errors']}"
