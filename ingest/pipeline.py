@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ingest import preprocess
-from ingest.errors import CardError, error_from_exception
+from ingest.errors import CardError, NoTextFoundError, error_from_exception
 from ingest.fields import extract_fields, split_lines
 from ingest.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image, read_source
 from ingest.ocr import OcrPage, limit_threads, merge_pages, recognise, tesseract_version
@@ -120,6 +120,8 @@ def extract_bytes(data: bytes, source: str, options: Options | None = None) -> E
         )
         page = merge_pages(page, sparse)
     lap("ocr")
+    if not any(w.conf >= 0.5 and sum(ch.isalnum() for ch in w.text) >= 2 for w in page.words):
+        raise NoTextFoundError("No readable text was found on the card.")
     segments = split_lines(page.lines)
     fields, region = extract_fields(
         segments, default_region=options.region, to_original=prepared.box_to_original
