@@ -23,6 +23,7 @@ from ingest.ocr import OcrPage, limit_threads, merge_pages, recognise, tesseract
 from ingest.schema import Extraction
 
 PIPELINE_VERSION = "0.1.0"
+SECOND_PASS_BELOW_QUALITY = float(os.environ.get("CARDS_SECOND_PASS_BELOW", "0.8"))
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".jpe", ".heic", ".heif", ".pdf"}
 
 
@@ -58,6 +59,12 @@ def page_quality(page: OcrPage) -> float:
     return score
 
 
+def needs_second_pass(page: OcrPage) -> bool:
+    """A sparse-text pass pays off only where the full-page pass read little, or read it badly."""
+    letters = sum(sum(ch.isalnum() for ch in w.text) for w in page.words)
+    return letters < 120 or page_quality(page) < SECOND_PASS_BELOW_QUALITY * letters
+
+
 def vertical_share(page: OcrPage) -> float:
     """Share of longer words whose boxes stand upright: tesseract read a card turned 90 degrees."""
     long_words = [w for w in page.words if len(w.text) >= 4]
@@ -82,7 +89,8 @@ def ocr_upright(prepared: preprocess.Prepared, options: Options) -> tuple[prepro
         turns_to_try: tuple[int, ...] = (1, 3)
     else:
         letters = sum(sum(ch.isalnum() for ch in w.text) for w in page.words)
-        if quality >= max(0.35 * letters, 60):
+        # Upright cards, even noisy scans, score >= 0.5 per letter here; upside-down ones ~0.1.
+        if quality >= max(0.3 * letters, 25):
             return prepared, page
         turns_to_try = (2, 1, 3)
     best = (quality, prepared, page)
@@ -114,7 +122,7 @@ def extract_bytes(data: bytes, source: str, options: Options | None = None) -> E
     prepared = preprocess.scale_for_ocr(prepared)
     lap("preprocess")
     prepared, page = ocr_upright(prepared, options)
-    if options.second_psm is not None and options.second_psm != options.psm:
+    if options.second_psm is not None and options.second_psm != options.psm and needs_second_pass(page):
         sparse = recognise(
             prepared.image, psm=options.second_psm, lang=options.lang, timeout_s=options.timeout_s
         )

@@ -149,13 +149,13 @@ def rotate_quarter_turns(prepared: Prepared, turns: int) -> Prepared:
         return prepared
     height, width = prepared.image.shape[:2]
     rotated = np.ascontiguousarray(np.rot90(prepared.image, turns))
-    # Map a point of the rotated image back to the unrotated one.
-    if turns == 1:  # new (x, y) came from (w - 1 - y, x)
-        back = np.array([[0, -1, width - 1], [1, 0, 0], [0, 0, 1]], dtype=np.float64)
+    # Map box edges (not pixel centres) of the rotated image back to the unrotated one.
+    if turns == 1:
+        back = np.array([[0, -1, width], [1, 0, 0], [0, 0, 1]], dtype=np.float64)
     elif turns == 2:
-        back = np.array([[-1, 0, width - 1], [0, -1, height - 1], [0, 0, 1]], dtype=np.float64)
-    else:  # new (x, y) came from (y, h - 1 - x)
-        back = np.array([[0, 1, 0], [-1, 0, height - 1], [0, 0, 1]], dtype=np.float64)
+        back = np.array([[-1, 0, width], [0, -1, height], [0, 0, 1]], dtype=np.float64)
+    else:
+        back = np.array([[0, 1, 0], [-1, 0, height], [0, 0, 1]], dtype=np.float64)
     return prepared.then(rotated, back, f"rotate_{turns * 90}")
 
 
