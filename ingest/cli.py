@@ -118,7 +118,7 @@ def print_table(extractions: list[Extraction]) -> None:
             values("websites"),
             values("addresses"),
         )
-    Console().print(table)
+    Console(width=None if sys.stdout.isatty() else 200).print(table)
 
 
 if __name__ == "__main__":

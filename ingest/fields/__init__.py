@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
+
+import phonenumbers
 
 from ingest.fields.contacts import (
     Match,
@@ -12,6 +15,7 @@ from ingest.fields.contacts import (
     find_social_handles,
     find_websites,
     region_from_domain,
+    repair_country_tld,
     repair_local_part,
 )
 from ingest.fields.entities import (
@@ -41,24 +45,26 @@ KIND_TO_FIELD = {
 
 
 def infer_region(segments: list[Segment], emails: list[str], websites: list[str], default: str) -> str:
-    """The card's country for phone parsing: address country, then +country codes, then TLDs."""
-    import phonenumbers  # local: only needed here and in phones
+    """The card's main country for phone parsing: a vote of address countries, +codes and country TLDs.
 
+    Cards often list offices abroad, so the country named most often wins, not the first one.
+    """
     text = "\n".join(s.text for s in segments).casefold()
-    for name, region in sorted(COUNTRY_REGION.items(), key=lambda kv: -len(kv[0])):
-        if len(name) > 3 and f"{name}" in text:
-            return region
-    for segment in segments:
-        for token in segment.text.split():
-            if token.startswith("+") and token[1:].isdigit() and 1 <= len(token) - 1 <= 3:
-                region = phonenumbers.region_code_for_country_code(int(token[1:]))
-                if region and region != "ZZ":
-                    return region
+    votes: Counter[str] = Counter()
+    for name, region in COUNTRY_REGION.items():
+        if len(name) > 3:
+            votes[region] += len(re.findall(r"(?<![a-z])" + re.escape(name) + r"(?![a-z])", text))
+    for code in re.findall(r"(?<![\d+])\+\s?(\d{1,3})(?=[\s(.\-])", text):
+        region = phonenumbers.region_code_for_country_code(int(code))
+        if region and region != "ZZ":
+            votes[region] += 1
     for value in [*emails, *websites]:
         region = region_from_domain(domain_of(value))
         if region:
-            return region
-    return default
+            votes[region] += 1
+    if not votes or max(votes.values()) == 0:
+        return default
+    return votes.most_common(1)[0][0]
 
 
 def extract_fields(
@@ -95,6 +101,11 @@ def extract_fields(
     region = infer_region(
         segments, [v.value for v in fields["emails"]], [v.value for v in fields["websites"]], default_region
     )
+    if region != default_region:
+        for value in fields["emails"] + fields["websites"]:
+            repaired = repair_country_tld(value.value, region)
+            if repaired:
+                value.value, value.method = repaired, value.method + "+tld_repair"
     phones = [m for s in segments for m in find_phones(s, region, taken[s.index])]
     repair_plus_read_as_four(phones, region)
     for m in _unique(phones):
@@ -106,9 +117,10 @@ def extract_fields(
     for c in candidates:
         if c.kind in KIND_TO_FIELD:
             value = strip_postnominals(c.text) if c.kind == "name" else c.text.strip(" ,;:|")
-            fields[KIND_TO_FIELD[c.kind]].append(
-                _entity_value(c, value, c.method or "vocabulary", to_original)
-            )
+            field_name = KIND_TO_FIELD[c.kind]
+            if any(v.value.casefold() == value.casefold() for v in fields[field_name]):
+                continue  # printed twice (both sides, or a vertical repeat): one value
+            fields[field_name].append(_entity_value(c, value, c.method or "vocabulary", to_original))
     card_text = "\n".join(s.text for s in segments)
     for email in fields["emails"]:
         names = [n.value for n in fields["names"] if n.confidence > email.confidence]

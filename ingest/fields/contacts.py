@@ -201,3 +201,24 @@ def repair_local_part(email: str, names: list[str], other_text: str) -> str | No
                     fixed = local[:i] + token + local[i + len(token) :]
                     return f"{fixed}@{domain}"
     return None
+
+
+REGION_TLD = {region: tld for tld, region in COUNTRY_TLDS.items() if region}
+
+
+def repair_country_tld(value: str, region: str) -> str | None:
+    """'example.co.jo' on a Japanese card is 'example.co.jp' misread: fix a country TLD one slip away.
+
+    Only called when the card itself names its country (address, +code), never on the default.
+    """
+    expected = REGION_TLD.get(region)
+    m = re.search(r"\.([a-z]{2,3})(/.*)?$", value)
+    if not expected or not m or m.group(1) == expected or m.group(1) in GENERIC_TLDS:
+        return None
+    tld = m.group(1)
+    one_slip = (
+        len(tld) == len(expected) and sum(a != b for a, b in zip(tld, expected, strict=True)) == 1
+    ) or (len(tld) == len(expected) + 1 and expected in tld)
+    if not one_slip:
+        return None
+    return value[: m.start(1)] + expected + (m.group(2) or "")

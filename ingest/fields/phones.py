@@ -13,6 +13,7 @@ import phonenumbers
 
 from ingest.fields.contacts import Match
 from ingest.fields.segments import Segment
+from ingest.fields.vocab import COUNTRIES
 
 PHONE = re.compile(
     r"(?P<number>(?:\+|00)?\s?\(?\+?\d[\d\s().\-/]{4,}\d)"
@@ -29,6 +30,11 @@ TYPE_LABELS = {
 }  # fmt: skip
 LABEL_TYPE = {label: kind for kind, labels in TYPE_LABELS.items() for label in labels}
 LABEL_BEFORE = re.compile(r"([A-Za-zé][A-Za-zé .]{0,14}?)\s*[:.|\-]?\s*[(\[]?\s*$")
+
+
+POSTCODE_CONTEXT = re.compile(
+    r"\s*,?\s*(?:" + "|".join(re.escape(c) for c in sorted(COUNTRIES, key=len, reverse=True)) + r")\b", re.I
+)
 
 
 def phone_type(prefix: str) -> tuple[str, bool]:
@@ -89,6 +95,8 @@ def find_phones(segment: Segment, region: str | None, taken: list[tuple[int, int
             continue
         if re.fullmatch(r"\d{4}[-/.]\d{2}[-/.]\d{2}|\d{2}[-/.]\d{2}[-/.]\d{4}", number):
             continue
+        if not labelled and len(digits) <= 8 and POSTCODE_CONTEXT.match(text[m.end() :]):
+            continue  # "Shimane, 690-0826 JAPAN": a postcode before its country or city
         method = "regex_label" if labelled else "regex"
         extension = digits_of(m.group("ext") or "") or None
         found.append(Match(segment, m.start(), m.end(), value or digits, method, kind, extension, valid))
