@@ -174,3 +174,48 @@ def error_from_exception(exc: BaseException) -> CardError:
     )
     err.__cause__ = exc
     return err
+
+
+# --- records and controls --------------------------------------------------------------
+
+
+class StorageError(CardError):
+    code = "storage_error"
+    exit_code = ExitCode.storage
+    http_status = 503
+    hint = "Check DATABASE_URL and that the database is reachable and migrated (`cards db upgrade`)."
+
+
+class NotFoundError(CardError):
+    """The thing asked for does not exist, or is not yours to see."""
+
+    code = "not_found"
+    exit_code = ExitCode.not_found
+    http_status = 404
+    hint = "Check the id, and that it belongs to you."
+
+
+class ForbiddenError(CardError):
+    """Your role does not allow this."""
+
+    code = "forbidden"
+    exit_code = ExitCode.forbidden
+    http_status = 403
+    hint = "Ask a privacy admin for the right role."
+
+
+class InvalidAttestationError(BadArgumentsError):
+    """The attestation is incomplete."""
+
+    code = "invalid_attestation"
+    http_status = 422
+    hint = (
+        "Give a basis: received_in_person, subject_consented, public_business_information, or other with a text."
+    )
+
+
+class SubjectSuppressedError(InputFileError):
+    """The person on this card asked not to be stored (a child's data is never kept)."""
+
+    code = "subject_suppressed"
+    hint = "Do not upload this card again."

@@ -94,7 +94,7 @@ def _cards_command() -> list[str]:
     found = shutil.which("cards")
     if found:
         return [found]
-    return [sys.executable, "-m", "ingest.cli"]
+    return [sys.executable, "-m", "cli"]
 
 
 @pytest.fixture(scope="session")

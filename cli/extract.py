@@ -1,4 +1,4 @@
-"""The ``cards`` command line: a thin layer over the pipeline.
+"""``cards extract``: images in, extractions out (JSON lines, JSON, a table or vCards).
 
 The JSON shape and exit codes are a contract other tools depend on: see README.md.
 """
@@ -18,14 +18,11 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ingest.errors import BadArgumentsError, CardError, ExitCode
+from cli.common import fail
+from ingest.errors import BadArgumentsError, ExitCode
 from ingest.pipeline import Options, extract_many, iter_images
 from ingest.schema import Extraction
 from ingest.vcard import to_vcard
-
-app = typer.Typer(
-    help="Business cards in, structured contacts out.", no_args_is_help=True, pretty_exceptions_enable=False
-)
 
 
 class OutputFormat(StrEnum):
@@ -35,18 +32,6 @@ class OutputFormat(StrEnum):
     vcard = "vcard"
 
 
-@app.callback()
-def main() -> None:
-    """Business-card contact ingestion with third-party-data controls."""
-
-
-def fail(error: CardError) -> None:
-    """Print an error as JSON on stderr and exit with its code: the same shape as per-card errors."""
-    print(json.dumps({"error": error.to_dict()}), file=sys.stderr)
-    raise typer.Exit(int(error.exit_code))
-
-
-@app.command()
 def extract(
     paths: Annotated[list[Path], typer.Argument(help="Image files and folders (searched recursively).")],
     format: Annotated[
@@ -119,7 +104,3 @@ def print_table(extractions: list[Extraction]) -> None:
             values("addresses"),
         )
     Console(width=None if sys.stdout.isatty() else 200).print(table)
-
-
-if __name__ == "__main__":
-    app()

@@ -1,0 +1,49 @@
+"""Normalised, salted hashes of e-mails and phones: how a person is recognised without storing them twice."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+
+def normalise_email(email: str) -> str | None:
+    try:
+        checked = validate_email(email.strip(), check_deliverability=False)
+    except EmailNotValidError:
+        return None
+    return checked.normalized.casefold()
+
+
+def normalise_phone(phone: str, region: str | None = None) -> str | None:
+    """E.164, or None when the text is not a parseable number."""
+    try:
+        parsed = phonenumbers.parse(phone, region or "US")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def key_hash(kind: str, normalised: str, salt: bytes) -> str:
+    """HMAC-SHA256 of ``kind:value``: equal for the same person, useless without the salt."""
+    return hmac.new(salt, f"{kind}:{normalised}".encode(), hashlib.sha256).hexdigest()
+
+
+def contact_keys(
+    emails: list[str], phones: list[str], salt: bytes, region: str | None = None
+) -> set[tuple[str, str]]:
+    """``{(kind, hash)}`` for every normalisable e-mail and phone."""
+    keys: set[tuple[str, str]] = set()
+    for email in emails:
+        normal = normalise_email(email)
+        if normal:
+            keys.add(("email", key_hash("email", normal, salt)))
+    for phone in phones:
+        normal = normalise_phone(phone, region)
+        if normal:
+            keys.add(("phone", key_hash("phone", normal, salt)))
+    return keys

@@ -1,0 +1,187 @@
+"""The purpose policy: the one place that decides what a purpose may read.
+
+A privacy officer reviews ``POLICY`` below; every read path for a purpose goes through
+:func:`qualifying_records` and :func:`visible_fields`, and nothing else reads records for
+a purpose. The uploader's own access is a purpose too (``own``): all fields, own records.
+
+| purpose          | needs use         | needs attestation | excluded when the person is       | fields it may see |
+|------------------|-------------------|-------------------|-----------------------------------|-------------------|
+| own              | (none)            | no                | (never: it is their address book)  | everything |
+| invites          | invites           | yes               | opted out of invites, erased, child, already a user | names, e-mails |
+| catalog          | catalog           | yes               | erased, child                     | companies, websites, job titles, departments, addresses, work and fax phones |
+| partner_sharing  | partner_sharing   | yes               | opted out of partners, erased, child | names, job titles, departments, companies, e-mails, websites, work phones, addresses |
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import and_, exists, or_
+from sqlmodel import select
+from sqlmodel.sql.expression import SelectOfScalar as Select
+
+from models.tables import (
+    Attestation,
+    ContactRecord,
+    FieldValue,
+    PermittedUse,
+    Principal,
+    Subject,
+    SubjectKey,
+    Suppression,
+    SuppressionReason,
+    Use,
+)
+
+
+@dataclass(frozen=True)
+class FieldRule:
+    """A field a purpose may see, optionally only some phone types."""
+
+    field: str
+    phone_types: frozenset[str] | None = None
+
+    def allows(self, value: FieldValue) -> bool:
+        return value.field == self.field and (
+            self.phone_types is None or (value.type or "other") in self.phone_types
+        )
+
+
+@dataclass(frozen=True)
+class PurposeRule:
+    purpose: str
+    use: Use | None  # None: no permitted use needed (the uploader's own records)
+    needs_attestation: bool
+    suppressed_by: frozenset[SuppressionReason]
+    fields: tuple[FieldRule, ...] | None  # None: every field
+    excludes_users: bool = False
+    categories: tuple[str, ...] = ()  # data categories disclosed, for the disclosure log
+
+
+ALL = None
+_R = SuppressionReason
+POLICY: dict[str, PurposeRule] = {
+    "own": PurposeRule("own", use=None, needs_attestation=False, suppressed_by=frozenset(), fields=ALL),
+    "invites": PurposeRule(
+        "invites",
+        use=Use.invites,
+        needs_attestation=True,
+        suppressed_by=frozenset({_R.opt_out_invites, _R.erased, _R.child}),
+        fields=(FieldRule("names"), FieldRule("emails")),
+        excludes_users=True,
+    ),
+    "catalog": PurposeRule(
+        "catalog",
+        use=Use.catalog,
+        needs_attestation=True,
+        suppressed_by=frozenset({_R.erased, _R.child}),
+        fields=(
+            FieldRule("companies"),
+            FieldRule("websites"),
+            FieldRule("job_titles"),
+            FieldRule("departments"),
+            FieldRule("addresses"),
+            FieldRule("phones", frozenset({"work", "fax"})),
+        ),
+    ),
+    "partner_sharing": PurposeRule(
+        "partner_sharing",
+        use=Use.partner_sharing,
+        needs_attestation=True,
+        suppressed_by=frozenset({_R.opt_out_partners, _R.erased, _R.child}),
+        fields=(
+            FieldRule("names"),
+            FieldRule("job_titles"),
+            FieldRule("departments"),
+            FieldRule("companies"),
+            FieldRule("emails"),
+            FieldRule("websites"),
+            FieldRule("phones", frozenset({"work"})),
+            FieldRule("addresses"),
+        ),
+        categories=("identifiers", "professional_information", "contact_information"),
+    ),
+}
+
+
+class UnknownPurposeError(KeyError):
+    pass
+
+
+def rule_for(purpose: str) -> PurposeRule:
+    try:
+        return POLICY[purpose]
+    except KeyError as exc:
+        raise UnknownPurposeError(purpose) from exc
+
+
+def qualifying_records(purpose: str, *, principal: Principal | None = None) -> Select:
+    """A SELECT of the ContactRecord rows ``purpose`` may use (add ordering and paging to it).
+
+    ``own`` needs the principal: an uploader reads only its own records, attested or not.
+    For every other purpose a record qualifies when its use is permitted, it carries an
+    unrevoked attestation, and its person is not suppressed for the purpose (by any of the
+    person's e-mail or phone hashes).
+    """
+    rule = rule_for(purpose)
+    query = select(ContactRecord)
+    if rule.use is None:
+        if principal is None or principal.id is None:
+            raise ValueError("the 'own' purpose needs the reading principal")
+        return query.where(ContactRecord.uploader_id == principal.id)
+    query = query.where(
+        exists().where(and_(PermittedUse.record_id == ContactRecord.id, PermittedUse.use == rule.use))
+    )
+    if rule.needs_attestation:
+        query = query.where(
+            exists().where(and_(Attestation.record_id == ContactRecord.id, Attestation.revoked_at.is_(None)))
+        )
+    if rule.suppressed_by:
+        suppressed = exists().where(
+            and_(
+                SubjectKey.subject_id == ContactRecord.subject_id,
+                Suppression.key_hash == SubjectKey.key_hash,
+                Suppression.reason.in_(list(rule.suppressed_by)),
+            )
+        )
+        query = query.where(or_(ContactRecord.subject_id.is_(None), ~suppressed))
+    if rule.excludes_users:
+        query = query.where(
+            or_(
+                ContactRecord.subject_id.is_(None),
+                ~exists().where(and_(Subject.id == ContactRecord.subject_id, Subject.is_user.is_(True))),
+            )
+        )
+    return query
+
+
+def record_qualifies(session, record_id: int, purpose: str, *, principal: Principal | None = None) -> bool:  # type: ignore[no-untyped-def]
+    """Re-check one record at the moment of use (a use or attestation may have been revoked since)."""
+    query = qualifying_records(purpose, principal=principal).where(ContactRecord.id == record_id)
+    return session.exec(query).first() is not None
+
+
+def visible_fields(purpose: str, values: Iterable[FieldValue]) -> list[FieldValue]:
+    """Only the values ``purpose`` may see."""
+    rule = rule_for(purpose)
+    if rule.fields is None:
+        return list(values)
+    return [v for v in values if any(f.allows(v) for f in rule.fields)]
+
+
+def visible_field_names(purpose: str) -> Sequence[str]:
+    rule = rule_for(purpose)
+    if rule.fields is None:
+        return (
+            "names",
+            "job_titles",
+            "departments",
+            "companies",
+            "emails",
+            "websites",
+            "phones",
+            "addresses",
+            "social",
+        )
+    return tuple(dict.fromkeys(f.field for f in rule.fields))

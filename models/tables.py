@@ -1,0 +1,232 @@
+"""The stored data: who uploaded what, what was read from it, and what it may be used for.
+
+Tables follow the FastAPI full-stack template: SQLModel tables here, separate read/create
+schemas where an API needs them. Personal data lives only in ``fieldvalue``,
+``extractionrun.text`` and blobs; every other table holds ids, hashes, codes and times, so
+that erasing a person is deleting their rows and blobs (see ``models/rights.py``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _ts(nullable: bool = False, index: bool = False) -> Any:
+    return Field(
+        default_factory=utcnow if not nullable else None,
+        sa_type=DateTime(timezone=True),
+        nullable=nullable,
+        index=index,
+    )
+
+
+class Role(StrEnum):
+    uploader = "uploader"
+    catalog_builder = "catalog_builder"
+    partner = "partner"
+    privacy_admin = "privacy_admin"
+
+
+class Channel(StrEnum):
+    mobile = "mobile"
+    batch = "batch"
+    api = "api"
+
+
+class Use(StrEnum):
+    """Permitted uses a record can carry, beyond its uploader's own address book."""
+
+    invites = "invites"
+    catalog = "catalog"
+    partner_sharing = "partner_sharing"
+
+
+class Basis(StrEnum):
+    """The uploader's attested authority to upload the card."""
+
+    received_in_person = "received_in_person"
+    subject_consented = "subject_consented"
+    public_business_information = "public_business_information"
+    other = "other"
+
+
+class SuppressionReason(StrEnum):
+    opt_out_invites = "opt_out_invites"
+    opt_out_partners = "opt_out_partners"
+    erased = "erased"
+    child = "child"
+
+
+class Principal(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    role: Role = Field(index=True)
+    api_key_hash: str | None = Field(default=None, index=True, unique=True)
+    created_at: datetime = _ts()
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class Source(SQLModel, table=True):
+    """One received image; the same bytes from the same uploader are one source (idempotent import)."""
+
+    __table_args__ = (UniqueConstraint("uploader_id", "sha256", name="uq_source_uploader_sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    uploader_id: int = Field(foreign_key="principal.id", index=True)
+    channel: Channel
+    received_at: datetime = _ts()
+    client: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sha256: str = Field(index=True, max_length=64)
+    byte_size: int = Field(sa_type=BigInteger)
+    blob_key: str | None = Field(default=None, max_length=64)
+    status: str = Field(default="extracted")  # extracted | failed
+    error_code: str | None = None
+
+
+class ExtractionRun(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True, ondelete="CASCADE")
+    engine: str
+    engine_version: str
+    pipeline_version: str
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    timings_ms: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    text: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = _ts()
+
+
+class Subject(SQLModel, table=True):
+    """A person behind one or more records, across uploaders."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime = _ts()
+    is_user: bool = False  # already a user of the service: never invited
+
+
+class SubjectKey(SQLModel, table=True):
+    """Salted hashes of a subject's normalised e-mails and E.164 phones, to resolve new records."""
+
+    __table_args__ = (UniqueConstraint("kind", "key_hash", name="uq_subjectkey_kind_hash"),)
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
+    kind: str  # email | phone
+    key_hash: str = Field(max_length=64)
+
+
+class ContactRecord(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = Field(foreign_key="source.id", index=True, ondelete="CASCADE")
+    extraction_run_id: int | None = Field(default=None, foreign_key="extractionrun.id", ondelete="SET NULL")
+    uploader_id: int = Field(foreign_key="principal.id", index=True)
+    subject_id: int | None = Field(default=None, foreign_key="subject.id", index=True, ondelete="SET NULL")
+    region: str | None = Field(default=None, max_length=2)
+    notes: str | None = None
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts(index=True)
+
+
+class FieldValue(SQLModel, table=True):
+    """One value of a record, with the OCR evidence it came from; a correction never erases ``ocr_value``."""
+
+    __table_args__ = (Index("ix_fieldvalue_record_field", "record_id", "field"),)
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="contactrecord.id", ondelete="CASCADE")
+    field: str = Field(max_length=32)
+    position: int = 0
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    ocr_value: str | None = Field(default=None, sa_column=Column(Text))  # None: typed in by a person
+    raw: str = Field(default="", sa_column=Column(Text, nullable=False))
+    confidence: float = 0.0
+    bbox: list[int] | None = Field(default=None, sa_column=Column(JSON))
+    method: str = ""
+    type: str | None = None
+    extension: str | None = None
+    corrected_by: int | None = Field(default=None, foreign_key="principal.id")
+    corrected_at: datetime | None = _ts(nullable=True)
+
+
+class FieldCorrection(SQLModel, table=True):
+    """The history of a value: every earlier value, who changed it and when."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    field_value_id: int = Field(foreign_key="fieldvalue.id", index=True, ondelete="CASCADE")
+    previous_value: str = Field(sa_column=Column(Text, nullable=False))
+    new_value: str = Field(sa_column=Column(Text, nullable=False))
+    corrected_by: int = Field(foreign_key="principal.id")
+    corrected_at: datetime = _ts()
+
+
+class Attestation(SQLModel, table=True):
+    """The uploader's statement that they were authorised to upload this card."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="contactrecord.id", index=True, ondelete="CASCADE")
+    basis: Basis
+    basis_text: str | None = None  # required when basis is "other"
+    text_version: str
+    attested_by: int = Field(foreign_key="principal.id")
+    attested_at: datetime = _ts()
+    channel: Channel
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
+class PermittedUse(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("record_id", "use", name="uq_permitteduse_record_use"),)
+    id: int | None = Field(default=None, primary_key=True)
+    record_id: int = Field(foreign_key="contactrecord.id", index=True, ondelete="CASCADE")
+    use: Use = Field(index=True)
+    set_by: int = Field(foreign_key="principal.id")
+    set_at: datetime = _ts()
+
+
+class Suppression(SQLModel, table=True):
+    """Hashes of people who must not be used for a reason; outlives their records."""
+
+    __table_args__ = (UniqueConstraint("key_hash", "reason", name="uq_suppression_hash_reason"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64, index=True)
+    kind: str  # email | phone
+    reason: SuppressionReason
+    created_at: datetime = _ts()
+
+
+class Disclosure(SQLModel, table=True):
+    """One disclosure of one record to one partner (for Shine-the-Light and accountability)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="principal.id", index=True)
+    record_id: int | None = Field(default=None, foreign_key="contactrecord.id", ondelete="SET NULL")
+    subject_id: int | None = Field(default=None, foreign_key="subject.id", index=True, ondelete="SET NULL")
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    purpose: str
+    direct_marketing: bool = True
+    disclosed_at: datetime = _ts(index=True)
+
+
+class Invite(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
+    record_id: int | None = Field(default=None, foreign_key="contactrecord.id", ondelete="SET NULL")
+    sent_by: int = Field(foreign_key="principal.id")
+    sent_at: datetime = _ts(index=True)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: ids, codes and field names only, never a person's data."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor_id: int | None = Field(default=None, foreign_key="principal.id")
+    action: str = Field(index=True)
+    record_id: int | None = Field(default=None, index=True)
+    subject_id: int | None = Field(default=None, index=True)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
