@@ -210,7 +210,7 @@ class InvalidAttestationError(BadArgumentsError):
     code = "invalid_attestation"
     http_status = 422
     hint = (
-        "Give a basis: received_in_person, subject_consented, public_business_information, or other with a text."
+        "Give a basis: received_in_person, subject_consented, public_business_information, or other + text."
     )
 
 
