@@ -46,3 +46,9 @@ class BlobStore:
             return True
         except FileNotFoundError:
             return False
+
+
+def get_blob_store() -> BlobStore:
+    from models.settings import get_settings
+
+    return BlobStore(get_settings().blob_dir)

@@ -30,6 +30,8 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Erasure must leave no trace in the file: deleted rows are overwritten, not just unlinked.
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
