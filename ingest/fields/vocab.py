@@ -31,7 +31,9 @@ DEPARTMENT_WORDS = {
     "operations", "finance", "engineering", "research", "development", "r&d", "hr", "resources",
 }  # fmt: skip
 STRONG_DEPARTMENT_WORDS = {"department", "dept", "dept.", "division", "section", "abteilung", "département",
-                           "departement", "bureau", "laboratory", "faculty"}  # fmt: skip
+                           "departement", "bureau", "laboratory", "faculty", "departamento", "dipartimento",
+                           "afdeling", "avdelning", "einkauf", "qualitätssicherung", "buchhaltung",
+                           "personalabteilung", "logistik", "logística", "logistica", "acquisti"}  # fmt: skip
 
 LEGAL_SUFFIX = re.compile(
     r"(?:\b(?:inc|llc|ltd|limited|corp|corporation|company|gmbh|ag|plc|llp|lp|pty|pte|kk|co|s\.?a\.?s?|"
