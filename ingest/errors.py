@@ -180,6 +180,8 @@ def error_from_exception(exc: BaseException) -> CardError:
 
 
 class StorageError(CardError):
+    """The database could not be read or written."""
+
     code = "storage_error"
     exit_code = ExitCode.storage
     http_status = 503
@@ -219,3 +221,15 @@ class SubjectSuppressedError(InputFileError):
 
     code = "subject_suppressed"
     hint = "Do not upload this card again."
+
+
+class NotEligibleError(CardError):
+    """This person does not qualify for that use any more."""
+
+    code = "not_eligible"
+    exit_code = ExitCode.forbidden
+    http_status = 409
+    hint = (
+        "The person may have opted out, been erased, become a user, or been invited recently: "
+        "take a fresh list from `cards invites candidates`."
+    )

@@ -1,15 +1,31 @@
 """The purpose policy: the one place that decides what a purpose may read.
 
-A privacy officer reviews ``POLICY`` below; every read path for a purpose goes through
-:func:`qualifying_records` and :func:`visible_fields`, and nothing else reads records for
-a purpose. The uploader's own access is a purpose too (``own``): all fields, own records.
+A privacy officer reviews the table below, which states ``POLICY`` in words (a test keeps
+the two in step). Every read path for a purpose goes through :func:`qualifying_records`
+(or :func:`record_qualifies` at the moment of use) and :func:`visible_fields`; nothing else
+reads records for a purpose. The uploader's own access is a purpose too (``own``).
 
-| purpose          | needs use         | needs attestation | excluded when the person is       | fields it may see |
-|------------------|-------------------|-------------------|-----------------------------------|-------------------|
-| own              | (none)            | no                | (never: it is their address book)  | everything |
-| invites          | invites           | yes               | opted out of invites, erased, child, already a user | names, e-mails |
-| catalog          | catalog           | yes               | erased, child                     | companies, websites, job titles, departments, addresses, work and fax phones |
-| partner_sharing  | partner_sharing   | yes               | opted out of partners, erased, child | names, job titles, departments, companies, e-mails, websites, work phones, addresses |
+| purpose         | needs use       | needs attestation | needs a known person | excluded when the person is                                  | fields it may see |
+|-----------------|-----------------|-------------------|----------------------|--------------------------------------------------------------|-------------------|
+| own             | (none)          | no                | no                   | (never: it is the uploader's own address book)               | everything |
+| invites         | invites         | yes               | yes                  | opted out of invites, erased, a child, already a user        | names, e-mails |
+| catalog         | catalog         | yes               | no                   | erased, a child                                              | companies, websites, job titles, departments, addresses, work phones, fax phones |
+| partner_sharing | partner_sharing | yes               | no                   | opted out of partners, erased, a child                       | names, job titles, departments, companies, e-mails, websites, work phones, addresses |
+
+How to read it:
+
+- ``own`` lists only the reading uploader's own records, attested or not, whatever their uses.
+- *needs use*: the uploader marked the record for that use. *needs attestation*: the record
+  has a current (not revoked) attestation. So a record without an attestation is usable by
+  its uploader only, whatever its uses say.
+- *a known person*: the card has an e-mail or phone that identifies the person, so opt-outs
+  and "already a user" can be checked (an invitation is addressed to such a person).
+- *excluded*: a suppression matches any e-mail or phone known for the person, from any
+  uploader's card, including cards stored after the suppression.
+- Phones are typed work, mobile, fax or other (unlabelled). Mobiles and other phones never
+  leave the uploader's address book; ``social`` handles neither.
+- Nothing is cached: a use removed, an attestation revoked or a suppression added applies
+  to the very next query.
 """
 
 from __future__ import annotations
@@ -18,9 +34,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import and_, exists, or_
-from sqlmodel import select
+from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar as Select
 
+from ingest.schema import FIELD_NAMES
 from models.tables import (
     Attestation,
     ContactRecord,
@@ -50,6 +67,8 @@ class FieldRule:
 
 @dataclass(frozen=True)
 class PurposeRule:
+    """What a record needs to qualify for one purpose, and which of its values the purpose sees."""
+
     purpose: str
     use: Use | None  # None: no permitted use needed (the uploader's own records)
     needs_attestation: bool
@@ -57,6 +76,9 @@ class PurposeRule:
     fields: tuple[FieldRule, ...] | None  # None: every field
     excludes_users: bool = False
     categories: tuple[str, ...] = ()  # data categories disclosed, for the disclosure log
+    # Only records of an identified person (an e-mail or phone key): without one, opt-outs and
+    # "already a user" cannot be checked, so the purpose must not use the record (fail closed).
+    needs_subject: bool = False
 
 
 ALL = None
@@ -70,6 +92,7 @@ POLICY: dict[str, PurposeRule] = {
         suppressed_by=frozenset({_R.opt_out_invites, _R.erased, _R.child}),
         fields=(FieldRule("names"), FieldRule("emails")),
         excludes_users=True,
+        needs_subject=True,
     ),
     "catalog": PurposeRule(
         "catalog",
@@ -106,10 +129,11 @@ POLICY: dict[str, PurposeRule] = {
 
 
 class UnknownPurposeError(KeyError):
-    pass
+    """A purpose the policy does not know: refused rather than read with no rules."""
 
 
 def rule_for(purpose: str) -> PurposeRule:
+    """The rule of ``purpose``, or :class:`UnknownPurposeError`."""
     try:
         return POLICY[purpose]
     except KeyError as exc:
@@ -122,7 +146,7 @@ def qualifying_records(purpose: str, *, principal: Principal | None = None) -> S
     ``own`` needs the principal: an uploader reads only its own records, attested or not.
     For every other purpose a record qualifies when its use is permitted, it carries an
     unrevoked attestation, and its person is not suppressed for the purpose (by any of the
-    person's e-mail or phone hashes).
+    person's e-mail or phone hashes). Each record appears once: conditions are EXISTS tests.
     """
     rule = rule_for(purpose)
     query = select(ContactRecord)
@@ -137,6 +161,8 @@ def qualifying_records(purpose: str, *, principal: Principal | None = None) -> S
         query = query.where(
             exists().where(and_(Attestation.record_id == ContactRecord.id, Attestation.revoked_at.is_(None)))
         )
+    if rule.needs_subject:
+        query = query.where(ContactRecord.subject_id.is_not(None))
     if rule.suppressed_by:
         suppressed = exists().where(
             and_(
@@ -156,7 +182,9 @@ def qualifying_records(purpose: str, *, principal: Principal | None = None) -> S
     return query
 
 
-def record_qualifies(session, record_id: int, purpose: str, *, principal: Principal | None = None) -> bool:  # type: ignore[no-untyped-def]
+def record_qualifies(
+    session: Session, record_id: int, purpose: str, *, principal: Principal | None = None
+) -> bool:
     """Re-check one record at the moment of use (a use or attestation may have been revoked since)."""
     query = qualifying_records(purpose, principal=principal).where(ContactRecord.id == record_id)
     return session.exec(query).first() is not None
@@ -171,17 +199,8 @@ def visible_fields(purpose: str, values: Iterable[FieldValue]) -> list[FieldValu
 
 
 def visible_field_names(purpose: str) -> Sequence[str]:
+    """The fields ``purpose`` may see some values of (phones may still be filtered by type)."""
     rule = rule_for(purpose)
     if rule.fields is None:
-        return (
-            "names",
-            "job_titles",
-            "departments",
-            "companies",
-            "emails",
-            "websites",
-            "phones",
-            "addresses",
-            "social",
-        )
+        return FIELD_NAMES
     return tuple(dict.fromkeys(f.field for f in rule.fields))

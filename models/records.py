@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, SQLModel, col, select, update
 
 from ingest.errors import InvalidAttestationError, NotFoundError, SubjectSuppressedError
 from ingest.schema import Extraction
@@ -35,9 +35,14 @@ from models.tables import (
     utcnow,
 )
 
+#: The fields whose values identify a person across cards (hashed into :class:`SubjectKey`).
+IDENTIFYING_FIELDS = ("emails", "phones")
+
 
 @dataclass(frozen=True)
 class AttestationInput:
+    """What the uploader attests, before it is stored: validated so an empty 'other' never lands."""
+
     basis: Basis
     text_version: str
     basis_text: str | None = None
@@ -57,6 +62,7 @@ def audit(
     subject_id: int | None = None,
     **details: Any,
 ) -> None:
+    """Add an audit event to the caller's transaction: it commits or rolls back with the change."""
     session.add(
         AuditEvent(
             action=action,
@@ -69,6 +75,7 @@ def audit(
 
 
 def parse_uses(text: str | Iterable[str]) -> set[Use]:
+    """Uses from ``"catalog,invites"`` or a list; an unknown one is refused, never ignored."""
     items = text.split(",") if isinstance(text, str) else list(text)
     try:
         return {Use(item.strip()) for item in items if item.strip()}
@@ -79,6 +86,7 @@ def parse_uses(text: str | Iterable[str]) -> set[Use]:
 
 
 def find_source(session: Session, uploader_id: int, sha256: str) -> Source | None:
+    """The uploader's earlier source of the same bytes: a re-import is answered from it."""
     return session.exec(
         select(Source).where(Source.uploader_id == uploader_id, Source.sha256 == sha256)
     ).first()
@@ -105,7 +113,8 @@ def store_extraction(
     if attestation is not None:
         attestation.validate()
     keys = _keys_of(extraction, salt)
-    if keys and _suppressed(session, {h for _, h in keys}, {SuppressionReason.child}):
+    # The suppression may name another e-mail or phone of the same person, known from other cards.
+    if keys and _suppressed(session, _person_hashes(session, keys), {SuppressionReason.child}):
         raise SubjectSuppressedError("This card belongs to a person whose data must not be kept.")
     source = Source(
         uploader_id=uploader.id,
@@ -184,13 +193,48 @@ def store_extraction(
     return record
 
 
+def identifying_keys(
+    emails: Iterable[str], phones: Iterable[str], salt: bytes, region: str | None = None
+) -> set[tuple[str, str]]:
+    """The subject keys of a record's e-mails and phones: one rule for storing and for correcting.
+
+    Only E.164 phones (a leading ``+``) count: a digit run that OCR could not place in a
+    country would be hashed under a guessed one, and could link two strangers.
+    """
+    return contact_keys(list(emails), [p for p in phones if p.strip().startswith("+")], salt, region)
+
+
 def _keys_of(extraction: Extraction, salt: bytes) -> set[tuple[str, str]]:
-    emails = [v.value for v in extraction.fields.get("emails", [])]
-    phones = [v.value for v in extraction.fields.get("phones", []) if v.value.startswith("+")]
-    return contact_keys(emails, phones, salt, extraction.region)
+    """The subject keys a new card brings."""
+    return identifying_keys(
+        (v.value for v in extraction.fields.get("emails", [])),
+        (v.value for v in extraction.fields.get("phones", [])),
+        salt,
+        extraction.region,
+    )
+
+
+def _values_keys(values: Iterable[FieldValue], salt: bytes, region: str | None) -> set[tuple[str, str]]:
+    """The subject keys a stored record's current values bring."""
+    values = list(values)
+    return identifying_keys(
+        (v.value for v in values if v.field == "emails"),
+        (v.value for v in values if v.field == "phones"),
+        salt,
+        region,
+    )
+
+
+def _person_hashes(session: Session, keys: set[tuple[str, str]]) -> set[str]:
+    """These key hashes and every other hash of the subjects that own any of them."""
+    hashes = {h for _, h in keys}
+    owners = select(SubjectKey.subject_id).where(col(SubjectKey.key_hash).in_(hashes))
+    known = session.exec(select(SubjectKey.key_hash).where(col(SubjectKey.subject_id).in_(owners))).all()
+    return hashes | set(known)
 
 
 def _suppressed(session: Session, hashes: set[str], reasons: set[SuppressionReason]) -> bool:
+    """Whether any of these hashes is suppressed for any of these reasons."""
     query = select(Suppression.id).where(
         col(Suppression.key_hash).in_(hashes), col(Suppression.reason).in_(list(reasons))
     )
@@ -221,13 +265,32 @@ def resolve_subject(session: Session, keys: set[tuple[str, str]]) -> int | None:
 
 
 def _merge_subject(session: Session, source_id: int, target_id: int) -> None:
-    for record in session.exec(select(ContactRecord).where(ContactRecord.subject_id == source_id)).all():
-        record.subject_id = target_id
-    for key in session.exec(select(SubjectKey).where(SubjectKey.subject_id == source_id)).all():
-        key.subject_id = target_id
+    """Fold subject ``source_id`` into ``target_id``: everything that points at the person moves.
+
+    Every table with a foreign key to ``subject`` is repointed before the source row is
+    deleted, so no ``ON DELETE CASCADE`` (invites: the invite cooldown) or ``SET NULL``
+    (disclosures: the disclosure log) silently drops the person's history, including tables
+    added after this function was written. "Already a user" survives from either side.
+    """
+    source, target = session.get(Subject, source_id), session.get(Subject, target_id)
+    assert source is not None and target is not None
+    target.is_user = target.is_user or source.is_user
+    for model, column in _subject_references():
+        session.exec(update(model).where(column == source_id).values({column.key: target_id}))
     session.flush()
     audit(session, "subjects_merged", None, subject_id=target_id, merged_subject_id=source_id)
-    session.exec(delete(Subject).where(col(Subject.id) == source_id))  # type: ignore[call-overload]
+    session.delete(source)
+    session.flush()
+
+
+def _subject_references() -> list[tuple[type[SQLModel], Any]]:
+    """``(table class, column)`` for every mapped column that is a foreign key to ``subject.id``."""
+    found = []
+    for mapper in SQLModel._sa_registry.mappers:  # every table class, including ones added later
+        for column in mapper.columns:
+            if any(fk.column.table.name == "subject" for fk in column.foreign_keys):
+                found.append((mapper.class_, getattr(mapper.class_, column.key)))
+    return sorted(found, key=lambda pair: pair[0].__name__)
 
 
 def get_own_record(session: Session, uploader: Principal, record_id: int) -> ContactRecord:
@@ -239,6 +302,7 @@ def get_own_record(session: Session, uploader: Principal, record_id: int) -> Con
 
 
 def record_values(session: Session, record_id: int) -> list[FieldValue]:
+    """Every value of a record, in a stable order (field, then position on the card)."""
     query = (
         select(FieldValue)
         .where(FieldValue.record_id == record_id)
@@ -248,22 +312,35 @@ def record_values(session: Session, record_id: int) -> list[FieldValue]:
 
 
 def correct_field(
-    session: Session, actor: Principal, record: ContactRecord, value_id: int, new_value: str
+    session: Session,
+    actor: Principal,
+    record: ContactRecord,
+    value_id: int,
+    new_value: str,
+    *,
+    salt: bytes | None = None,
 ) -> FieldValue:
-    """Change a value; the OCR value and every earlier value stay in its history."""
+    """Change a value; the OCR value and every earlier value stay in its history.
+
+    Correcting an e-mail or phone re-resolves the record's person, which needs the subject
+    index ``salt``; pass it (None falls back to the settings, which may create ./var).
+    """
     value = session.get(FieldValue, value_id)
     if value is None or value.record_id != record.id:
         raise NotFoundError(f"No value {value_id} on card {record.id}.")
+    previous = value.value
     session.add(
         FieldCorrection(
-            field_value_id=value.id, previous_value=value.value, new_value=new_value, corrected_by=actor.id
+            field_value_id=value.id, previous_value=previous, new_value=new_value, corrected_by=actor.id
         )
     )
     value.value, value.corrected_by, value.corrected_at = new_value, actor.id, utcnow()
     record.updated_at = utcnow()
     session.add(value)
-    if value.field in ("emails", "phones"):
-        _refresh_subject(session, record)
+    if value.field in IDENTIFYING_FIELDS:
+        salt = salt if salt is not None else _settings_salt()
+        _refresh_subject(session, record, salt)
+        _forget_unbacked_keys(session, value.field, previous, salt, record.region)
     audit(
         session,
         "corrected",
@@ -277,17 +354,51 @@ def correct_field(
     return value
 
 
-def _refresh_subject(session: Session, record: ContactRecord) -> None:
+def _settings_salt() -> bytes:
+    """The configured salt: only for callers that pass none (it may create ./var/suppression.salt)."""
     from models.settings import get_settings
 
-    values = record_values(session, record.id)  # type: ignore[arg-type]
-    keys = contact_keys(
-        [v.value for v in values if v.field == "emails"],
-        [v.value for v in values if v.field == "phones"],
-        get_settings().salt(),
-        record.region,
-    )
+    return get_settings().salt()
+
+
+def _refresh_subject(session: Session, record: ContactRecord, salt: bytes | None = None) -> None:
+    """Re-resolve the record's person from its current e-mails and phones (after a correction).
+
+    A record left with no identifying value keeps its subject: a suppression of that person
+    must keep applying to it.
+    """
+    salt = salt if salt is not None else _settings_salt()
+    session.flush()
+    keys = _values_keys(record_values(session, record.id), salt, record.region)  # type: ignore[arg-type]
     record.subject_id = resolve_subject(session, keys) or record.subject_id
+
+
+def _forget_unbacked_keys(
+    session: Session, field: str, old_value: str, salt: bytes, region: str | None
+) -> None:
+    """Drop the key of a replaced e-mail or phone unless another card of the person still shows it.
+
+    A misreading left in the index would keep identifying the person: a stranger whose real
+    address it is would be merged into them, with their suppressions and disclosures.
+    """
+    dropped = identifying_keys(
+        [old_value] if field == "emails" else [], [old_value] if field == "phones" else [], salt, region
+    )
+    for kind, hashed in dropped:
+        key = session.exec(
+            select(SubjectKey).where(SubjectKey.kind == kind, SubjectKey.key_hash == hashed)
+        ).first()
+        if key is not None and (kind, hashed) not in _backed_keys(session, key.subject_id, salt):
+            session.delete(key)
+    session.flush()
+
+
+def _backed_keys(session: Session, subject_id: int, salt: bytes) -> set[tuple[str, str]]:
+    """The keys that the current values of the subject's records produce."""
+    keys: set[tuple[str, str]] = set()
+    for record in session.exec(select(ContactRecord).where(ContactRecord.subject_id == subject_id)).all():
+        keys |= _values_keys(record_values(session, record.id), salt, record.region)  # type: ignore[arg-type]
+    return keys
 
 
 def set_uses(session: Session, actor: Principal, record: ContactRecord, uses: set[Use]) -> None:
@@ -313,6 +424,7 @@ def set_uses(session: Session, actor: Principal, record: ContactRecord, uses: se
 
 
 def record_uses(session: Session, record_id: int) -> set[Use]:
+    """The uses the record currently permits."""
     return {
         u.use for u in session.exec(select(PermittedUse).where(PermittedUse.record_id == record_id)).all()
     }
@@ -357,6 +469,7 @@ def set_attestation(
 
 
 def current_attestation(session: Session, record_id: int) -> Attestation | None:
+    """The record's unrevoked attestation; earlier ones stay as revoked evidence."""
     return session.exec(
         select(Attestation).where(Attestation.record_id == record_id, col(Attestation.revoked_at).is_(None))
     ).first()

@@ -39,6 +39,12 @@ PUBLISHED_CODES = {
     "missing_dependency": ExitCode.missing_dependency,
     "bad_arguments": ExitCode.bad_args,
     "invalid_config": ExitCode.invalid_config,
+    "storage_error": ExitCode.storage,
+    "not_found": ExitCode.not_found,
+    "forbidden": ExitCode.forbidden,
+    "invalid_attestation": ExitCode.bad_args,
+    "subject_suppressed": ExitCode.input_file,
+    "not_eligible": ExitCode.forbidden,
 }
 
 
