@@ -18,8 +18,10 @@ $(STAMP): pyproject.toml | system-deps
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-## run: extract the synthetic sample cards and print them as a table
+## run: migrate the database (DATABASE_URL, default sqlite:///./var/cards.db), then extract the sample cards
+run: export DATABASE_URL ?= sqlite:///./var/cards.db
 run: system-deps $(STAMP)
+	$(VENV)/bin/cards db upgrade
 	$(VENV)/bin/cards extract --format table --jobs $(JOBS) samples/
 
 ## test: every test, with the real tesseract
@@ -45,6 +47,7 @@ eval: system-deps $(STAMP)
 ## bench: throughput against bare tesseract, per-stage timings
 bench: system-deps $(STAMP)
 	$(PY) bench/speed.py --images $(EVAL)/scans
+	$(PY) bench/records.py
 
 ## samples: regenerate the synthetic cards (deterministic)
 samples: $(STAMP)

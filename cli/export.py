@@ -1,0 +1,66 @@
+"""``cards export``: an uploader's own contacts as vCard 4.0, CSV (Google / Outlook) or JSON lines.
+
+Writes to stdout or, with ``--output``, to a file created readable by its owner only and
+renamed into place when complete, so a failed export never leaves half a file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlmodel import Session
+
+from cli.common import reported_errors
+from cli.db import database_errors
+from ingest.errors import BadArgumentsError
+from models.export import ExportFormat, export_contacts
+from models.importer import resolve_principal
+from models.tables import Principal
+
+
+def export(
+    uploader: Annotated[str, typer.Option("--uploader", help="Principal id or name of the uploader.")],
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="Output format.")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file (mode 0600) instead of stdout.")
+    ] = None,
+) -> None:
+    """Export an uploader's own contacts (vCard 4.0, Google/Outlook CSV or JSON lines)."""
+    with reported_errors():
+        from models.db import get_engine
+
+        if output is not None and output.is_dir():
+            raise BadArgumentsError(f"--output {output} is a folder; give a file name.")
+        with database_errors(), Session(get_engine(), expire_on_commit=False) as session:
+            principal = resolve_principal(session, uploader)
+            if output is None:
+                count = export_contacts(session, principal, format, sys.stdout)
+                sys.stdout.flush()
+            else:
+                count = _export_to_file(session, principal, format, output)
+            session.commit()  # the audit event
+        print(f"exported {count} contacts", file=sys.stderr)
+
+
+def _export_to_file(session: Session, principal: Principal, fmt: ExportFormat, output: Path) -> int:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            count = export_contacts(session, principal, fmt, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return count
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export", help=export.__doc__)(export)
