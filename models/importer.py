@@ -25,7 +25,6 @@ from __future__ import annotations
 import csv
 import ctypes
 import ctypes.util
-import errno
 import hashlib
 import json
 import logging
@@ -502,7 +501,7 @@ class _Writer:
                 try:
                     data = card.candidate.path.read_bytes()
                     if hashlib.sha256(data).hexdigest() == result.sha256:
-                        put_blob(self.blobs, data, result.sha256)
+                        self.blobs.put(data)
                         log.warning("image of %s was removed during the import: written again", result.path)
                         continue
                 except OSError:
@@ -557,7 +556,7 @@ class _Writer:
                 uses=set(card.uses),
                 salt=self.salt,
             )
-            if put_blob(self.blobs, data, sha) != sha:  # content-addressed: the key is the SHA-256
+            if self.blobs.put(data) != sha:  # content-addressed: the key is the SHA-256
                 raise StorageError("The blob store returned another key than the image's SHA-256.")
             savepoint.commit()
         except (IntegrityError, OperationalError) as exc:
@@ -576,59 +575,6 @@ class _Writer:
             savepoint.rollback()
             return _failed(candidate, error_from_exception(exc), sha)
         return CardResult(candidate.rel, Outcome.imported, sha256=sha, record_id=record.id)
-
-
-def put_blob(blobs: BlobStore, data: bytes, sha: str) -> str:
-    """``blobs.put`` that leaves nothing behind when the process is killed half-way.
-
-    ``BlobStore.put`` writes a named ``.incoming-*`` file and renames it: atomic, but a
-    ``kill -9`` between the two leaves that file — a person's card — where no erasure will
-    find it. Here the bytes go into an unnamed file (Linux ``O_TMPFILE``) that is linked under
-    its key only once complete and fsynced, so a crash leaves nothing; the folder is fsynced
-    too, so the link survives a power cut before the commit that points at it. Elsewhere it
-    falls back to ``blobs.put``.
-    """
-    target = blobs.path(sha)
-    if target.exists():
-        return sha
-    flag = getattr(os, "O_TMPFILE", 0)
-    if not flag or not sys.platform.startswith("linux"):
-        return blobs.put(data)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(target.parent, flag | os.O_WRONLY, 0o600)
-    except OSError:  # a file system without O_TMPFILE
-        return blobs.put(data)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-        linked = _link_at(f"/proc/self/fd/{fd}", target)
-    finally:
-        os.close(fd)
-    if linked not in (0, errno.EEXIST):  # EEXIST: another writer stored the same bytes meanwhile
-        return blobs.put(data)
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-    return sha
-
-
-def _link_at(source: str, target: Path) -> int:
-    """``linkat(AT_FDCWD, source, AT_FDCWD, target, AT_SYMLINK_FOLLOW)``; 0 or the errno.
-
-    ``os.link`` calls plain ``link()``, which will not give a name to an O_TMPFILE file.
-    """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        at_fdcwd, at_symlink_follow = -100, 0x400
-        result = libc.linkat(at_fdcwd, source.encode(), at_fdcwd, os.fsencode(target), at_symlink_follow)
-    except (OSError, AttributeError):
-        return errno.ENOSYS
-    return 0 if result == 0 else ctypes.get_errno()
 
 
 def _failed(candidate: Candidate, error: CardError, sha: str | None) -> CardResult:

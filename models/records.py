@@ -14,6 +14,7 @@ from sqlmodel import Session, SQLModel, col, select, update
 
 from ingest.errors import InvalidAttestationError, NotFoundError, SubjectSuppressedError
 from ingest.schema import Extraction
+from models.catalog import link_record
 from models.keys import contact_keys
 from models.tables import (
     Attestation,
@@ -178,6 +179,10 @@ def store_extraction(
     for use in sorted(uses):
         session.add(PermittedUse(record_id=record.id, use=use, set_by=uploader.id))
     record.subject_id = resolve_subject(session, keys)
+    session.flush()
+    # The company link is made for every record; whether the catalog may show it is decided
+    # at read time by the policy, so a use granted later needs no re-processing.
+    link_record(session, record, record_values(session, record.id))
     audit(
         session,
         "created",

@@ -43,12 +43,14 @@ from sqlmodel import Session, col, delete, select
 
 from ingest.errors import BadArgumentsError, ForbiddenError, NotEligibleError, NotFoundError
 from models.blobs import BlobStore
+from models.catalog import drop_orphans
 from models.keys import key_hash, normalise_email, normalise_phone
 from models.policy import qualifying_records, visible_fields
 from models.records import audit, record_values
 from models.tables import (
     Attestation,
     AuditEvent,
+    CatalogLink,
     ContactRecord,
     Disclosure,
     ExtractionRun,
@@ -348,7 +350,9 @@ def erase(
             Invite,
             or_(col(Invite.record_id).in_(record_ids), col(Invite.subject_id).in_(subject_ids)),
         )
+        _delete(session, CatalogLink, col(CatalogLink.record_id).in_(record_ids))
         result.records = _delete(session, ContactRecord, col(ContactRecord.id).in_(record_ids))
+        drop_orphans(session)  # derived catalog data nobody vouches for any more
         result.extraction_runs = _delete(session, ExtractionRun, col(ExtractionRun.source_id).in_(source_ids))
         blob_keys = set(
             session.exec(

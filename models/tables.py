@@ -15,6 +15,15 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+# Named constraints, so that future migrations (SQLite batch mode included) can drop and alter them.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -86,7 +95,7 @@ class Source(SQLModel, table=True):
     client: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     sha256: str = Field(index=True, max_length=64)
     byte_size: int = Field(sa_type=BigInteger)
-    blob_key: str | None = Field(default=None, max_length=64)
+    blob_key: str | None = Field(default=None, max_length=64, index=True)
     status: str = Field(default="extracted")  # extracted | failed
     error_code: str | None = None
 
@@ -118,13 +127,15 @@ class SubjectKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
     kind: str  # email | phone
-    key_hash: str = Field(max_length=64)
+    key_hash: str = Field(max_length=64, index=True)  # looked up without kind by the rights functions
 
 
 class ContactRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True, ondelete="CASCADE")
-    extraction_run_id: int | None = Field(default=None, foreign_key="extractionrun.id", ondelete="SET NULL")
+    extraction_run_id: int | None = Field(
+        default=None, foreign_key="extractionrun.id", ondelete="SET NULL", index=True
+    )
     uploader_id: int = Field(foreign_key="principal.id", index=True)
     subject_id: int | None = Field(default=None, foreign_key="subject.id", index=True, ondelete="SET NULL")
     region: str | None = Field(default=None, max_length=2)
@@ -180,10 +191,13 @@ class Attestation(SQLModel, table=True):
 
 
 class PermittedUse(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("record_id", "use", name="uq_permitteduse_record_use"),)
+    __table_args__ = (
+        UniqueConstraint("record_id", "use", name="uq_permitteduse_record_use"),
+        Index("ix_permitteduse_use_record", "use", "record_id"),  # the policy's EXISTS per purpose
+    )
     id: int | None = Field(default=None, primary_key=True)
     record_id: int = Field(foreign_key="contactrecord.id", index=True, ondelete="CASCADE")
-    use: Use = Field(index=True)
+    use: Use
     set_by: int = Field(foreign_key="principal.id")
     set_at: datetime = _ts()
 
@@ -204,7 +218,9 @@ class Disclosure(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="principal.id", index=True)
-    record_id: int | None = Field(default=None, foreign_key="contactrecord.id", ondelete="SET NULL")
+    record_id: int | None = Field(
+        default=None, foreign_key="contactrecord.id", ondelete="SET NULL", index=True
+    )
     subject_id: int | None = Field(default=None, foreign_key="subject.id", index=True, ondelete="SET NULL")
     categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     purpose: str
@@ -215,7 +231,9 @@ class Disclosure(SQLModel, table=True):
 class Invite(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
-    record_id: int | None = Field(default=None, foreign_key="contactrecord.id", ondelete="SET NULL")
+    record_id: int | None = Field(
+        default=None, foreign_key="contactrecord.id", ondelete="SET NULL", index=True
+    )
     sent_by: int = Field(foreign_key="principal.id")
     sent_at: datetime = _ts(index=True)
 
@@ -230,3 +248,55 @@ class AuditEvent(SQLModel, table=True):
     record_id: int | None = Field(default=None, index=True)
     subject_id: int | None = Field(default=None, index=True)
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CatalogCompany(SQLModel, table=True):
+    """A company as the catalog knows it: derived from records, listed only while one qualifies."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    name_key: str = Field(index=True, unique=True)  # normalised name: case, accents, legal suffixes
+    domain: str | None = Field(default=None, index=True)
+    country: str | None = Field(default=None, max_length=2, index=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts(index=True)
+
+
+class CatalogLink(SQLModel, table=True):
+    """Which record vouches for which company (deleted with the record)."""
+
+    __table_args__ = (UniqueConstraint("company_id", "record_id", name="uq_cataloglink_company_record"),)
+    id: int | None = Field(default=None, primary_key=True)
+    company_id: int = Field(foreign_key="catalogcompany.id", index=True, ondelete="CASCADE")
+    record_id: int = Field(foreign_key="contactrecord.id", index=True, ondelete="CASCADE")
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """The first answer to a request carrying ``Idempotency-Key``, replayed to every retry."""
+
+    __table_args__ = (UniqueConstraint("principal_id", "key", name="uq_idempotencykey_principal_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    principal_id: int = Field(foreign_key="principal.id", index=True)
+    key: str = Field(max_length=255)
+    request_hash: str = Field(max_length=64)
+    status_code: int | None = None  # None while the first request is still running
+    response: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = _ts()
+
+
+class UploadJob(SQLModel, table=True):
+    """An asynchronous upload: the image waits in the blob store until a worker extracts it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    principal_id: int = Field(foreign_key="principal.id", index=True)
+    status: str = Field(default="queued", index=True)  # queued | running | done | failed
+    blob_key: str | None = Field(default=None, max_length=64, index=True)
+    metadata_: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column("metadata", JSON, nullable=False)
+    )
+    record_id: int | None = Field(
+        default=None, foreign_key="contactrecord.id", ondelete="SET NULL", index=True
+    )
+    error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
