@@ -22,6 +22,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+# Database fixtures (SQLite and PostgreSQL variants) for tests/models and tests/api.
+pytest_plugins = ["db_fixtures"]
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 ImageEncoder = Callable[..., bytes]
