@@ -18,11 +18,16 @@ $(STAMP): pyproject.toml | system-deps
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-## run: migrate the database (DATABASE_URL, default sqlite:///./var/cards.db), then extract the sample cards
+## run: migrate the database (DATABASE_URL, default sqlite:///./var/cards.db), import samples/ for a demo
+##      uploader, print a demo API key per role (new keys on every run), serve the API on 127.0.0.1:8000
 run: export DATABASE_URL ?= sqlite:///./var/cards.db
 run: system-deps $(STAMP)
 	$(VENV)/bin/cards db upgrade
-	$(VENV)/bin/cards extract --format table --jobs $(JOBS) samples/
+	$(VENV)/bin/cards demo --ensure-only
+	$(VENV)/bin/cards import samples --uploader demo-uploader --basis received_in_person \
+	  --uses invites,catalog,partner_sharing --jobs $(JOBS) || test $$? -eq 1  # 1: some cards failed, rest in
+	$(VENV)/bin/cards demo
+	$(VENV)/bin/cards serve --host 127.0.0.1 --port 8000
 
 ## test: every test, with the real tesseract
 test: system-deps $(STAMP)
@@ -44,10 +49,11 @@ eval: system-deps $(STAMP)
 	@$(VENV)/bin/cards extract --format jsonl --jobs $(JOBS) samples > var/eval/samples.jsonl || true
 	@$(PY) $(EVAL)/score.py samples/labels.json var/eval/samples.jsonl --json var/eval/samples.score.json
 
-## bench: throughput against bare tesseract, per-stage timings
+## bench: throughput against bare tesseract, per-stage timings; storage at scale; API latency
 bench: system-deps $(STAMP)
 	$(PY) bench/speed.py --images $(EVAL)/scans
-	$(PY) bench/records.py
+	$(PY) bench/records.py --no-suggested-indexes
+	$(PY) bench/api.py
 
 ## samples: regenerate the synthetic cards (deterministic)
 samples: $(STAMP)

@@ -23,10 +23,10 @@ def _register() -> None:
     from cli import extract
 
     app.command(help=extract.extract.__doc__)(extract.extract)
-    # Later sub-command modules (db, import, export, subjects, invites, principals) register here.
+    # Later sub-command modules (db, import, export, subjects, principals, serve, demo) register here.
     import importlib
 
-    for name in ("db", "importer", "export", "subjects", "principals"):
+    for name in ("db", "importer", "export", "subjects", "principals", "serve", "demo"):
         try:
             module = importlib.import_module(f"cli.{name}")
         except ModuleNotFoundError as exc:

@@ -233,3 +233,59 @@ class NotEligibleError(CardError):
         "The person may have opted out, been erased, become a user, or been invited recently: "
         "take a fresh list from `cards invites candidates`."
     )
+
+
+# --- HTTP requests (the API adds these; the codes are the same vocabulary) ---------------------
+
+
+class UploadTooLargeError(ImageTooLargeError):
+    """The upload is larger than the byte limit."""
+
+    http_status = 413
+    hint = "Send an image below the byte limit: resize or recompress it."
+
+
+class UnsupportedMediaTypeError(CardError):
+    """The request body is not multipart/form-data."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+    hint = "Send multipart/form-data with an `image` file part and a `metadata` JSON part."
+
+
+class InvalidIdempotencyKeyError(BadArgumentsError):
+    """The Idempotency-Key header is not usable."""
+
+    code = "invalid_idempotency_key"
+    hint = "Use 1-255 visible ASCII characters, e.g. a UUID."
+
+
+class IdempotencyKeyReusedError(CardError):
+    """This Idempotency-Key was used for a different request."""
+
+    code = "idempotency_key_reused"
+    http_status = 422
+    hint = "Send a new Idempotency-Key with a different image or metadata."
+
+
+class IdempotencyInProgressError(CardError):
+    """The first request with this Idempotency-Key is still running."""
+
+    code = "idempotency_key_in_progress"
+    http_status = 409
+    hint = "Retry the same request later: it will get the first request's answer."
+
+
+class OcrUnavailableError(OcrEngineError):
+    """The OCR worker process stopped."""
+
+    http_status = 503
+    hint = "Retry: a new OCR worker has been started."
+
+
+class UnauthorizedError(CardError):
+    """A missing, unknown or revoked API key."""
+
+    code = "unauthorized"
+    http_status = 401
+    hint = "Send `Authorization: Bearer <API key>`; keys come from `cards principals create`."

@@ -10,16 +10,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, SQLModel, col, select, update
+from sqlmodel import Session, SQLModel, col, delete, select, update
 
 from ingest.errors import InvalidAttestationError, NotFoundError, SubjectSuppressedError
 from ingest.schema import Extraction
-from models.catalog import link_record
+from models.blobs import BlobStore
+from models.catalog import drop_orphans, link_record
 from models.keys import contact_keys
 from models.tables import (
     Attestation,
     AuditEvent,
     Basis,
+    CatalogLink,
     Channel,
     ContactRecord,
     ExtractionRun,
@@ -478,3 +480,33 @@ def current_attestation(session: Session, record_id: int) -> Attestation | None:
     return session.exec(
         select(Attestation).where(Attestation.record_id == record_id, col(Attestation.revoked_at).is_(None))
     ).first()
+
+
+def delete_record(
+    session: Session, actor: Principal, record: ContactRecord, blobs: BlobStore
+) -> dict[str, int]:
+    """Delete one of the uploader's records with its image and OCR text; audited with counts only.
+
+    The deletion steps are an erasure's (:func:`models.rights.delete_records`): values,
+    corrections, attestations, uses, catalog links, source and OCR text go; the image blob
+    goes after the commit unless another source still uses the same bytes. Unlike an
+    erasure, the partner-disclosure and invite log stays (without the card reference).
+    """
+    from models.rights import delete_records  # rights builds on this module
+
+    assert record.id is not None
+    return delete_records(session, [record.id], actor=actor, blobs=blobs, audit_action="deleted").counts()
+
+
+def relink_catalog(session: Session, record: ContactRecord) -> None:
+    """Point the record's catalog link at the company its current values name (after a correction).
+
+    A corrected company name or website would otherwise leave the record vouching for the
+    misread company; companies nobody links to any more are dropped.
+    """
+    assert record.id is not None
+    session.exec(delete(CatalogLink).where(col(CatalogLink.record_id) == record.id))  # type: ignore[call-overload]
+    session.flush()
+    link_record(session, record, record_values(session, record.id))
+    drop_orphans(session)
+    session.flush()

@@ -33,11 +33,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, event, exists, insert, or_
+from sqlalchemy import and_, event, exists, insert, or_, update
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, delete, select
 
@@ -65,6 +65,7 @@ from models.tables import (
     SubjectKey,
     Suppression,
     SuppressionReason,
+    UploadJob,
     utcnow,
 )
 
@@ -111,10 +112,9 @@ class OptOutResult:
 
 
 @dataclass
-class ErasureResult:
-    reason: str
-    subject_ids: list[int]
-    keys_suppressed: int
+class DeletionResult:
+    """What deleting records removed (numbers only), and the image blobs to delete after the commit."""
+
     records: int = 0
     field_values: int = 0
     corrections: int = 0
@@ -125,8 +125,22 @@ class ErasureResult:
     disclosures: int = 0
     invites: int = 0
     subject_keys: int = 0
-    blob_keys: list[str] = field(default_factory=list)  # blobs no other source used at erasure time
+    blob_keys: list[str] = field(default_factory=list)  # blobs no other source used at deletion time
     blobs_deleted: list[str] = field(default_factory=list)  # filled in after the commit
+
+    def counts(self) -> dict[str, int]:
+        """What was deleted, as numbers only: the shape of the audit event."""
+        data = {f.name: getattr(self, f.name) for f in fields(DeletionResult)}
+        for name in ("blob_keys", "blobs_deleted"):
+            data.pop(name)
+        return {**data, "blobs": len(self.blob_keys)}
+
+
+@dataclass(kw_only=True)
+class ErasureResult(DeletionResult):
+    reason: str
+    subject_ids: list[int]
+    keys_suppressed: int
 
     @property
     def found(self) -> bool:
@@ -134,10 +148,7 @@ class ErasureResult:
 
     def counts(self) -> dict[str, int]:
         """What was erased, as numbers only: the shape of the audit event."""
-        data = asdict(self)
-        for name in ("reason", "subject_ids", "blob_keys", "blobs_deleted"):
-            data.pop(name)
-        return {**data, "blobs": len(self.blob_keys)}
+        return {"keys_suppressed": self.keys_suppressed, **super().counts()}
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -317,62 +328,173 @@ def erase(
     result = ErasureResult(reason=reason.value, subject_ids=subject_ids, keys_suppressed=len(keys))
 
     if subject_ids:
-        session.flush()
-        if session.get_bind().dialect.name == "sqlite":
-            # make_engine sets it on every connection; an engine made elsewhere may not have.
-            session.connection().exec_driver_sql("PRAGMA secure_delete=ON")
-        own = select(ContactRecord.source_id).where(col(ContactRecord.subject_id).in_(subject_ids))
-        source_ids = list(session.exec(own).all())
-        record_ids = list(
-            session.exec(
-                select(ContactRecord.id).where(
-                    or_(
-                        col(ContactRecord.subject_id).in_(subject_ids),
-                        col(ContactRecord.source_id).in_(source_ids),
-                    )
-                )
-            ).all()
+        own = select(ContactRecord.id).where(col(ContactRecord.subject_id).in_(subject_ids))
+        delete_records(
+            session,
+            list(session.exec(own).all()),
+            actor=actor,
+            blobs=blobs,
+            subject_ids=subject_ids,
+            result=result,
+            audit_action=None,  # one "erased" event below, with the counts
         )
-        value_ids = select(FieldValue.id).where(col(FieldValue.record_id).in_(record_ids))
-        result.corrections = _delete(
-            session, FieldCorrection, col(FieldCorrection.field_value_id).in_(value_ids)
-        )
-        result.field_values = _delete(session, FieldValue, col(FieldValue.record_id).in_(record_ids))
-        result.attestations = _delete(session, Attestation, col(Attestation.record_id).in_(record_ids))
-        result.uses = _delete(session, PermittedUse, col(PermittedUse.record_id).in_(record_ids))
-        result.disclosures = _delete(
+    else:
+        # Nothing to delete, but the WAL may still hold pages of earlier deletions.
+        _after_commit(session, lambda engine: _finish_erasure(engine, blobs, result))
+
+    audit(session, "erased", actor, reason=reason.value, **result.counts())
+    session.flush()
+    return result
+
+
+def delete_records(
+    session: Session,
+    record_ids: Iterable[int],
+    *,
+    actor: Principal | None,
+    blobs: BlobStore,
+    subject_ids: Sequence[int] = (),
+    result: DeletionResult | None = None,
+    audit_action: str | None = "deleted",
+) -> DeletionResult:
+    """Delete records and everything read from their images; the blobs go after the commit.
+
+    One set of steps for an erasure and for an uploader deleting a card. Deleted: the
+    records with their values, corrections, attestations, uses and catalog links; the
+    sources they came from (with every record on them: the image shows the person) and
+    their extraction runs (the OCR text); companies nobody vouches for any more. Child rows
+    are deleted explicitly rather than trusting ON DELETE CASCADE, which a hand-migrated
+    schema may lack.
+
+    With ``subject_ids`` (an erasure) those people go entirely: their disclosure and invite
+    rows, keys and subjects. Without, disclosure and invite rows stay with their record
+    cleared (the disclosure log and the invite cooldown outlive a deleted card), and a
+    subject left with no record, invite, disclosure or user flag is deleted with its keys.
+    ``audit_action`` names the one counts-only audit event written (None: the caller writes it).
+    """
+    result = result if result is not None else DeletionResult()
+    wanted = list(record_ids)
+    session.flush()
+    if session.get_bind().dialect.name == "sqlite":
+        # make_engine sets it on every connection; an engine made elsewhere may not have.
+        session.connection().exec_driver_sql("PRAGMA secure_delete=ON")
+    source_ids = list(
+        session.exec(select(ContactRecord.source_id).where(col(ContactRecord.id).in_(wanted))).all()
+    )
+    record_ids = list(
+        session.exec(
+            select(ContactRecord.id).where(
+                or_(col(ContactRecord.id).in_(wanted), col(ContactRecord.source_id).in_(source_ids))
+            )
+        ).all()
+    )
+    other_subjects = {
+        s
+        for s in session.exec(
+            select(ContactRecord.subject_id).where(col(ContactRecord.id).in_(record_ids))
+        ).all()
+        if s is not None and s not in subject_ids
+    }
+    value_ids = select(FieldValue.id).where(col(FieldValue.record_id).in_(record_ids))
+    result.corrections += _delete(
+        session, FieldCorrection, col(FieldCorrection.field_value_id).in_(value_ids)
+    )
+    result.field_values += _delete(session, FieldValue, col(FieldValue.record_id).in_(record_ids))
+    result.attestations += _delete(session, Attestation, col(Attestation.record_id).in_(record_ids))
+    result.uses += _delete(session, PermittedUse, col(PermittedUse.record_id).in_(record_ids))
+    if subject_ids:
+        result.disclosures += _delete(
             session,
             Disclosure,
             or_(col(Disclosure.record_id).in_(record_ids), col(Disclosure.subject_id).in_(subject_ids)),
         )
-        result.invites = _delete(
+        result.invites += _delete(
             session,
             Invite,
             or_(col(Invite.record_id).in_(record_ids), col(Invite.subject_id).in_(subject_ids)),
         )
-        _delete(session, CatalogLink, col(CatalogLink.record_id).in_(record_ids))
-        result.records = _delete(session, ContactRecord, col(ContactRecord.id).in_(record_ids))
-        drop_orphans(session)  # derived catalog data nobody vouches for any more
-        result.extraction_runs = _delete(session, ExtractionRun, col(ExtractionRun.source_id).in_(source_ids))
-        blob_keys = set(
-            session.exec(
-                select(Source.blob_key).where(
-                    col(Source.id).in_(source_ids), col(Source.blob_key).is_not(None)
-                )
-            ).all()
-        )
-        result.sources = _delete(session, Source, col(Source.id).in_(source_ids))
-        result.subject_keys = _delete(session, SubjectKey, col(SubjectKey.subject_id).in_(subject_ids))
+    else:
+        for model in (Disclosure, Invite):
+            _unlink(session, model, record_ids)
+    _unlink(session, UploadJob, record_ids)
+    _delete(session, CatalogLink, col(CatalogLink.record_id).in_(record_ids))
+    result.records += _delete(session, ContactRecord, col(ContactRecord.id).in_(record_ids))
+    drop_orphans(session)  # derived catalog data nobody vouches for any more
+    result.extraction_runs += _delete(session, ExtractionRun, col(ExtractionRun.source_id).in_(source_ids))
+    blob_keys = set(
+        session.exec(
+            select(Source.blob_key).where(col(Source.id).in_(source_ids), col(Source.blob_key).is_not(None))
+        ).all()
+    )
+    result.sources += _delete(session, Source, col(Source.id).in_(source_ids))
+    if subject_ids:
+        result.subject_keys += _delete(session, SubjectKey, col(SubjectKey.subject_id).in_(subject_ids))
         _delete(session, Subject, col(Subject.id).in_(subject_ids))
-        still_used = set(
-            session.exec(select(Source.blob_key).where(col(Source.blob_key).in_(blob_keys))).all()
+    result.subject_keys += _drop_forgotten_subjects(session, other_subjects)
+    still_used = blobs_in_use(session, blob_keys)
+    result.blob_keys = sorted(set(result.blob_keys) | {k for k in blob_keys - still_used if k})
+    if audit_action:
+        audit(
+            session,
+            audit_action,
+            actor,
+            record_id=wanted[0] if len(wanted) == 1 else None,
+            record_ids=record_ids,
+            **result.counts(),
         )
-        result.blob_keys = sorted(k for k in blob_keys - still_used if k)
-
-    audit(session, "erased", actor, reason=reason.value, **result.counts())
     session.flush()
     _after_commit(session, lambda engine: _finish_erasure(engine, blobs, result))
     return result
+
+
+def _unlink(session: Session, model: Any, record_ids: list[int]) -> None:
+    """Clear ``record_id`` where it points at a deleted record (the row itself stays)."""
+    session.exec(
+        update(model)
+        .where(col(model.record_id).in_(record_ids))
+        .values(record_id=None)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
+def _drop_forgotten_subjects(session: Session, subject_ids: Iterable[int]) -> int:
+    """Delete subjects nothing refers to any more (with their keys); returns the keys deleted.
+
+    A subject still named by a record, an invite (the cooldown), a disclosure (the log) or
+    marked as a user is kept: forgetting it would undo what those rows need.
+    """
+    deleted = 0
+    for subject_id in sorted(subject_ids):
+        subject = session.get(Subject, subject_id)
+        if subject is None or subject.is_user:
+            continue
+        referenced = any(
+            session.exec(select(model.id).where(model.subject_id == subject_id).limit(1)).first() is not None
+            for model in (ContactRecord, Invite, Disclosure)
+        )
+        if not referenced:
+            deleted += _delete(session, SubjectKey, col(SubjectKey.subject_id) == subject_id)
+            _delete(session, Subject, col(Subject.id) == subject_id)
+    return deleted
+
+
+def blobs_in_use(session: Session | Connection, keys: Iterable[str]) -> set[str]:
+    """The keys a source, or an upload job still waiting for extraction, refers to."""
+    wanted = [k for k in keys if k]
+    if not wanted:
+        return set()
+    by_source = select(Source.blob_key).where(col(Source.blob_key).in_(wanted))
+    by_job = select(UploadJob.blob_key).where(
+        col(UploadJob.blob_key).in_(wanted), col(UploadJob.status).in_(["queued", "running"])
+    )
+    found: set[str] = set()
+    for query in (by_source, by_job):
+        if isinstance(session, Session):
+            rows = session.exec(query).all()
+        else:
+            rows = session.execute(query).scalars().all()
+        found |= {k for k in rows if k}
+    return found
 
 
 def flag_child(
@@ -403,15 +525,14 @@ def _delete(session: Session, table: type, condition: Any) -> int:
     return int(outcome.rowcount or 0)
 
 
-def _finish_erasure(engine: Engine, blobs: BlobStore, result: ErasureResult) -> None:
-    """After the commit: delete blobs that are still unreferenced, then flush SQLite's WAL into the file."""
+def _finish_erasure(engine: Engine, blobs: BlobStore, result: DeletionResult) -> None:
+    """After the commit: delete blobs still unreferenced, then flush SQLite's WAL into the file.
+
+    Shared by erasures and card deletions (its name predates the latter).
+    """
     with engine.connect() as conn:
         if result.blob_keys:
-            referenced = set(
-                conn.execute(select(Source.blob_key).where(col(Source.blob_key).in_(result.blob_keys)))
-                .scalars()
-                .all()
-            )
+            referenced = blobs_in_use(conn, result.blob_keys)
             for key in result.blob_keys:
                 if key not in referenced and blobs.delete(key):
                     result.blobs_deleted.append(key)

@@ -64,8 +64,7 @@ def test_migrated_schema_matches_the_models(empty_db_url: str) -> None:
     assert changes == [], (
         "models/tables.py and the migrations differ; regenerate the initial revision "
         "(`python -m models.migrate regenerate-initial`) or add one "
-        "(`python -m models.migrate revision --autogenerate -m ...`):\n"
-        + "\n".join(map(str, changes))
+        "(`python -m models.migrate revision --autogenerate -m ...`):\n" + "\n".join(map(str, changes))
     )
 
 
@@ -151,6 +150,8 @@ def test_cards_db_upgrade_reports_an_unreachable_database(
 def test_cards_db_upgrade_refuses_an_unknown_revision(
     run_cards: Callable[..., Any], tmp_path: Path, revision: str, code: int
 ) -> None:
-    done = run_cards("db", "upgrade", "--revision", revision, env=_env(tmp_path, f"sqlite:///{tmp_path}/x.db"))
+    done = run_cards(
+        "db", "upgrade", "--revision", revision, env=_env(tmp_path, f"sqlite:///{tmp_path}/x.db")
+    )
     assert done.returncode == code
     assert json.loads(done.stderr)["error"]["code"] == "bad_arguments"

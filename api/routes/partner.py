@@ -1,0 +1,37 @@
+"""The partner's read: contacts permitted for partner sharing, each disclosure logged first.
+
+:func:`models.rights.partner_contacts` adds one ``Disclosure`` row per contact to the
+request's transaction. The session dependency would commit only after the response has
+been sent (FastAPI runs a yield dependency's exit after the body), so this route commits
+itself before returning: if the log cannot be written, the partner gets an error, never
+the data.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.deps import Partner, SessionDep
+from api.schemas import PartnerContactPage, problem_responses
+from models.catalog import decode_cursor, encode_cursor
+from models.rights import partner_contacts
+
+Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
+
+router = APIRouter(prefix="/v1/partner", tags=["partner"], responses=problem_responses(400, 401, 403, 422))
+
+
+@router.get("/contacts", response_model=PartnerContactPage)
+def contacts(
+    session: SessionDep,
+    partner: Partner,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PartnerContactPage:
+    """Contacts that may be shared with partners, with only the fields partners may see; each is logged."""
+    items = partner_contacts(session, partner, limit=limit, after_id=decode_cursor(cursor))
+    session.commit()  # the disclosure log is durable before a byte of the data leaves
+    next_cursor = encode_cursor(items[-1]["id"]) if len(items) == limit else None
+    return PartnerContactPage(items=items, next_cursor=next_cursor)

@@ -1,0 +1,242 @@
+"""Request and response bodies (separate from the tables, as in the FastAPI template)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.tables import Basis, Use
+
+
+class ClientDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    app_version: str | None = Field(default=None, max_length=64)
+    device_id: str | None = Field(default=None, max_length=128)
+
+
+class AttestationIn(BaseModel):
+    basis: Basis
+    basis_text: str | None = Field(default=None, max_length=2000)
+    text_version: str | None = Field(default=None, max_length=64, description="Version of the text shown.")
+
+    @model_validator(mode="after")
+    def other_needs_text(self) -> AttestationIn:
+        if self.basis is Basis.other and not (self.basis_text or "").strip():
+            raise ValueError("basis 'other' needs basis_text")
+        return self
+
+
+class CardMetadata(BaseModel):
+    """The JSON ``metadata`` part of an upload."""
+
+    attestation: AttestationIn | None = None
+    uses: list[Use] = Field(default_factory=list)
+    client: ClientDetails = Field(default_factory=ClientDetails)
+    region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    notes: str | None = Field(default=None, max_length=2000)
+
+
+class FieldValueOut(BaseModel):
+    id: int
+    field: str
+    value: str
+    raw: str
+    confidence: float
+    bbox: list[int] | None
+    method: str
+    type: str | None = None
+    extension: str | None = None
+    ocr_value: str | None = None
+    corrected_at: datetime | None = None
+
+
+class AttestationOut(BaseModel):
+    basis: Basis
+    basis_text: str | None
+    text_version: str
+    attested_at: datetime
+
+
+class CardOut(BaseModel):
+    id: int
+    created_at: datetime
+    updated_at: datetime
+    channel: str
+    sha256: str
+    region: str | None
+    uses: list[Use]
+    attestation: AttestationOut | None
+    fields: dict[str, list[FieldValueOut]]
+    image_url: str
+
+
+class CardPage(BaseModel):
+    items: list[CardOut]
+    next_cursor: str | None
+
+
+class CorrectionIn(BaseModel):
+    id: int = Field(description="The field value's id.")
+    value: str = Field(min_length=1, max_length=2000)
+
+
+class CardPatch(BaseModel):
+    values: list[CorrectionIn] = Field(default_factory=list)
+    uses: list[Use] | None = None
+    attestation: AttestationIn | None = None
+    revoke_attestation: bool = False
+
+
+class JobOut(BaseModel):
+    id: int
+    status: Literal["queued", "running", "done", "failed"]
+    card_id: int | None = None
+    error: dict[str, Any] | None = None
+    created_at: datetime
+    updated_at: datetime
+    url: str
+
+
+class CompanyOut(BaseModel):
+    id: int
+    name: str
+    domain: str | None
+    country: str | None
+    updated_at: datetime
+    websites: list[str]
+    addresses: list[str]
+    phones: list[dict[str, str]]
+    job_titles: list[str]
+    departments: list[str]
+    sources: int
+
+
+class CompanyPage(BaseModel):
+    items: list[CompanyOut]
+    next_cursor: str | None
+
+
+class PartnerContactPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+class SubjectRequest(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"type": "opt_out", "email": "ada@example.com", "scopes": ["partners"]},
+                {"type": "access", "phone": "+14155550134"},
+                {"type": "shine_the_light", "email": "ada@example.com", "year": 2026},
+            ]
+        }
+    )
+    type: Literal["opt_out", "erasure", "child", "access", "shine_the_light"]
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=64)
+    year: int | None = Field(default=None, ge=2000, le=2100)
+    scopes: list[Literal["invites", "partners"]] = Field(default_factory=lambda: ["invites", "partners"])
+
+    @model_validator(mode="after")
+    def needs_contact(self) -> SubjectRequest:
+        if not (self.email or self.phone):
+            raise ValueError("give an email or a phone")
+        if self.type == "shine_the_light" and self.year is None:
+            raise ValueError("shine_the_light needs a year")
+        return self
+
+
+class PublicOptOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
+    email: str = Field(min_length=3, max_length=320)
+    scopes: list[Literal["invites", "partners"]] = Field(default_factory=lambda: ["invites", "partners"])
+
+
+# --- health, catalog export, partner, subject requests, invites ------------------------------
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details: the one shape of every error answer (``application/problem+json``)."""
+
+    type: str = Field(description="`/problems/{code}`.")
+    title: str
+    status: int
+    detail: str
+    code: str = Field(description="The same stable code the CLI prints as `error.code`.")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Validation errors (422 only).")
+
+
+PROBLEM_DESCRIPTIONS = {
+    400: "Bad arguments (e.g. a cursor that is not one of ours).",
+    401: "Missing, unknown or revoked API key.",
+    403: "The key's role may not use this endpoint.",
+    404: "Not found, or not yours to see.",
+    409: "Conflict: the state changed (e.g. the person no longer qualifies).",
+    422: "The request does not match the schema.",
+    429: "Too many requests from this address: wait and retry.",
+    503: "A dependency (database, tesseract) is not available.",
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for these error statuses, as ``application/problem+json``."""
+    schema = Problem.model_json_schema()
+    return {
+        status: {
+            "description": PROBLEM_DESCRIPTIONS.get(status, "Error."),
+            "content": {"application/problem+json": {"schema": schema}},
+        }
+        for status in statuses
+    }
+
+
+class CheckOut(BaseModel):
+    status: Literal["ok", "failing"]
+    detail: str | None = None
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    database: CheckOut
+    tesseract: CheckOut
+
+
+class SubjectRequestResult(BaseModel):
+    """What a subject request did (opt-out, erasure, child) or found (access, Shine-the-Light)."""
+
+    type: Literal["opt_out", "erasure", "child", "access", "shine_the_light"]
+    result: dict[str, Any]
+
+
+class OptOutAccepted(BaseModel):
+    """The same answer whether or not the address is known: it reveals nothing."""
+
+    status: Literal["accepted"] = "accepted"
+    detail: str = "If we hold or later receive this address, it will not be used for the scopes asked for."
+
+
+class InviteCandidateOut(BaseModel):
+    subject_id: int
+    record_id: int
+    email: str
+    name: str | None
+
+
+class InviteCandidates(BaseModel):
+    items: list[InviteCandidateOut]
+
+
+class InviteSentIn(BaseModel):
+    record_id: int | None = Field(
+        default=None, ge=1, le=2**31 - 1, description="The record the invite was addressed from."
+    )
+
+
+class InviteOut(BaseModel):
+    id: int
+    subject_id: int
+    record_id: int | None
+    sent_at: datetime

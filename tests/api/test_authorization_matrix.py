@@ -1,0 +1,147 @@
+"""Every endpoint × every kind of caller → the status class it must answer, on SQLite and PostgreSQL.
+
+The endpoints are read from the app itself (its OpenAPI paths and the routers ``api.main``
+includes), so a new endpoint without an entry in :data:`MATRIX` fails this test until
+someone decides who may call it. Requests are cheap: 401/403 are decided before a body is
+read, and an allowed caller may answer 404 (nothing with id 1) or 422 (the empty body).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+import api.main
+from api.routes.subjects import RateLimiter
+from models.principals import revoke_principal
+from models.tables import Role
+
+PUBLIC = "public"
+UPLOADER = frozenset({Role.uploader})
+CATALOG = frozenset({Role.catalog_builder})
+PARTNER = frozenset({Role.partner})
+ADMIN = frozenset({Role.privacy_admin})
+ALLOWED_OK = frozenset({200, 201, 202, 204, 404, 422})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """Who may call an endpoint, what an allowed call may answer, and the request to send."""
+
+    who: frozenset[Role] | str
+    ok: frozenset[int] = ALLOWED_OK
+    json: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+MATRIX: dict[tuple[str, str], Entry] = {
+    ("GET", "/healthz"): Entry(PUBLIC, ok=frozenset({200})),
+    ("POST", "/v1/opt-out"): Entry(PUBLIC, ok=frozenset({202}), json={"email": "matrix@example.com"}),
+    # The uploader's own cards and jobs (api/routes/cards.py, jobs.py).
+    ("POST", "/v1/cards"): Entry(UPLOADER, ok=frozenset({415, 422}), json={}),  # no image: no OCR
+    ("GET", "/v1/cards"): Entry(UPLOADER, ok=frozenset({200})),
+    ("GET", "/v1/cards/export"): Entry(UPLOADER, ok=frozenset({200})),
+    ("GET", "/v1/cards/{card_id}"): Entry(UPLOADER, ok=frozenset({404})),
+    ("PATCH", "/v1/cards/{card_id}"): Entry(UPLOADER, ok=frozenset({404, 422}), json={}),
+    ("DELETE", "/v1/cards/{card_id}"): Entry(UPLOADER, ok=frozenset({404})),
+    ("GET", "/v1/cards/{card_id}/image"): Entry(UPLOADER, ok=frozenset({404})),
+    ("GET", "/v1/jobs/{job_id}"): Entry(UPLOADER, ok=frozenset({404})),
+    # The catalog builder.
+    ("GET", "/v1/catalog/companies"): Entry(CATALOG, ok=frozenset({200})),
+    ("GET", "/v1/catalog/companies/{company_id}"): Entry(CATALOG, ok=frozenset({404})),
+    ("GET", "/v1/catalog/export"): Entry(CATALOG, ok=frozenset({200})),
+    # The partner.
+    ("GET", "/v1/partner/contacts"): Entry(PARTNER, ok=frozenset({200})),
+    # The privacy admin.
+    ("POST", "/v1/subject-requests"): Entry(ADMIN, ok=frozenset({422}), json={}),
+    ("GET", "/v1/invites/candidates"): Entry(ADMIN, ok=frozenset({200})),
+    ("POST", "/v1/invites/{subject_id}/sent"): Entry(ADMIN, ok=frozenset({404})),
+}
+
+#: Callers that are nobody: each must get 401 from every endpoint that needs a key.
+ANONYMOUS: dict[str, Callable[[dict[str, str]], dict[str, str]]] = {
+    "no key": lambda keys: {},
+    "unknown key": lambda keys: {"Authorization": "Bearer cv_" + "x" * 43},
+    "not a key": lambda keys: {"Authorization": "Bearer hunter2"},
+    "basic auth": lambda keys: {"Authorization": "Basic dXNlcjpwYXNz"},
+    "revoked key": lambda keys: {"Authorization": f"Bearer {keys['revoked']}"},
+}
+
+
+def served_endpoints(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of every operation: the OpenAPI paths and the routes of every included router."""
+    found = {
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+    for module in vars(api.main).values():
+        router = getattr(module, "router", None) if isinstance(module, types.ModuleType) else None
+        for route in getattr(router, "routes", []):
+            if isinstance(route, APIRoute):  # include_in_schema=False routes count too
+                found |= {(m, route.path) for m in route.methods - {"HEAD", "OPTIONS"}}
+    return found
+
+
+def test_every_endpoint_has_a_matrix_entry(app: Any) -> None:
+    served = served_endpoints(app)
+    assert sorted(served - MATRIX.keys()) == [], "endpoints nobody decided the callers of: add them to MATRIX"
+    assert sorted(MATRIX.keys() - served) == [], "MATRIX entries for endpoints that no longer exist"
+
+
+def test_authorization_matrix(
+    app: Any, client: TestClient, make_caller: Callable[[Role, str], Any], engine: Engine
+) -> None:
+    app.state.opt_out_limiter = RateLimiter(per_minute=10_000)
+    keys = {role.value: make_caller(role, f"matrix-{role.value}").key for role in Role}
+    revoked = make_caller(Role.privacy_admin, "matrix-revoked")
+    with Session(engine) as session:
+        revoke_principal(session, revoked.id)
+        session.commit()
+    keys["revoked"] = revoked.key
+    callers: dict[str, tuple[dict[str, str], Role | None]] = {
+        name: (headers(keys), None) for name, headers in ANONYMOUS.items()
+    }
+    callers |= {role.value: ({"Authorization": f"Bearer {keys[role.value]}"}, role) for role in Role}
+
+    wrong: list[str] = []
+    for (method, path), entry in sorted(MATRIX.items()):
+        url = path.replace("{", "").replace("}", "")
+        url = "/".join("1" if part.endswith("_id") else part for part in url.split("/"))
+        for name, (headers, role) in callers.items():
+            response = client.request(method, url, headers=headers, json=entry.json, params=entry.params)
+            if entry.who == PUBLIC or (role is not None and role in entry.who):
+                expected: frozenset[int] = entry.ok
+            elif role is None:
+                expected = frozenset({401})
+            else:
+                expected = frozenset({403})
+            if response.status_code not in expected:
+                wrong.append(f"{method} {path} as {name}: {response.status_code} (want {sorted(expected)})")
+                continue
+            if response.status_code >= 400:
+                problem = response.json()
+                if (
+                    not response.headers["content-type"].startswith("application/problem+json")
+                    or problem.get("status") != response.status_code
+                ):
+                    wrong.append(f"{method} {path} as {name}: not a problem+json answer")
+            if response.status_code == 401 and response.headers.get("www-authenticate") != "Bearer":
+                wrong.append(f"{method} {path} as {name}: 401 without WWW-Authenticate: Bearer")
+    assert wrong == [], "\n".join(wrong)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_an_unknown_method_is_a_problem_too(client: TestClient, method: str) -> None:
+    response = client.request(method, "/v1/catalog/companies")
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith("application/problem+json")
