@@ -52,6 +52,7 @@ eval: system-deps $(STAMP)
 ## bench: throughput against bare tesseract, per-stage timings; storage at scale; API latency
 bench: system-deps $(STAMP)
 	$(PY) bench/speed.py --images $(EVAL)/scans
+	$(PY) bench/speed.py --images $(EVAL)/scans --profile fast --out var/bench/speed-fast.json
 	$(PY) bench/records.py --no-suggested-indexes
 	$(PY) bench/api.py
 

@@ -378,6 +378,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="which of the repeats to report (default best: least disturbed by other load)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON result (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--profile",
+        choices=("accurate", "fast"),
+        default="accurate",
+        help="the pipeline's profile (CARDS_PROFILE)",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1:
         parser.error("--repeat must be >= 1")
@@ -388,6 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     images = find_images(args.images, args.limit)
     env = bench_env()
+    env["CARDS_PROFILE"] = args.profile
     console = Console(width=None if sys.stdout.isatty() else 120)  # `make bench | tee` stays readable
     loadavg_start = [round(x, 2) for x in os.getloadavg()]
 

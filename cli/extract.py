@@ -25,6 +25,11 @@ from ingest.schema import Extraction
 from ingest.vcard import to_vcard
 
 
+class Profile(StrEnum):
+    accurate = "accurate"
+    fast = "fast"
+
+
 class OutputFormat(StrEnum):
     jsonl = "jsonl"
     json = "json"
@@ -39,6 +44,12 @@ def extract(
     ] = OutputFormat.jsonl,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel processes (default: CPU count).")] = 0,
     region: Annotated[str, typer.Option(help="Default country for phone numbers (ISO 3166 alpha-2).")] = "",
+    profile: Annotated[
+        Profile,
+        typer.Option(
+            help="accurate (default), or fast: one OCR pass at the image's size.", envvar="CARDS_PROFILE"
+        ),
+    ] = Profile.accurate,
 ) -> None:
     """Extract contacts from card images. Exits 1 if any card failed, after processing all of them."""
     region = (region or os.environ.get("CARDS_DEFAULT_REGION", "US")).upper()
@@ -47,7 +58,7 @@ def extract(
     files = list(iter_images(paths))
     if not files:
         fail(BadArgumentsError("No image files found in the given paths."))
-    options = Options(region=region)
+    options = Options.for_profile(profile.value, region=region)
     results = extract_many(files, options, jobs=jobs or None)
     failed = render(results, format)
     raise typer.Exit(int(ExitCode.card_failed) if failed else 0)

@@ -142,6 +142,13 @@ def scale_for_ocr(prepared: Prepared) -> Prepared:
     return prepared.then(scaled, back, f"scale_{factor:.2f}")
 
 
+def limit_size(prepared: Prepared) -> Prepared:
+    """Only the downscale half of :func:`scale_for_ocr` (the fast profile never enlarges)."""
+    if max(prepared.image.shape[:2]) <= MAX_OCR_WIDTH:
+        return prepared
+    return scale_for_ocr(prepared)
+
+
 def rotate_quarter_turns(prepared: Prepared, turns: int) -> Prepared:
     """Rotate counter-clockwise by ``turns`` x 90 degrees."""
     turns %= 4
