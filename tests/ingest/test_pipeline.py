@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from ingest.ocr import recognise
-from ingest.pipeline import extract_bytes, extract_file, extract_many, iter_images
+from ingest.pipeline import Options, extract_bytes, extract_file, extract_many, iter_images
 from ingest.schema import Extraction
 
 CARD = "card_01.png"  # a clean synthetic scan; its e-mail and phones come from samples/labels.json
@@ -274,3 +274,18 @@ def test_file_named_explicitly_is_taken_whatever_its_suffix(tmp_path: Path) -> N
     path = tmp_path / "card.txt"
     path.write_bytes(b"x")
     assert list(iter_images([path, tmp_path / "missing.png"])) == [path, tmp_path / "missing.png"]
+
+
+def test_fast_profile_reads_a_small_scan_at_its_own_size(samples_dir: Path) -> None:
+    small = samples_dir / "card_14.png"  # a 600 px low-resolution scan
+    fast = extract_file(small, Options.for_profile("fast"))
+    accurate = extract_file(small, Options.for_profile("accurate"))
+    assert fast.ok and accurate.ok
+    assert not any(step.startswith("scale_") for step in fast.engine["steps"])
+    assert any(step.startswith("scale_") for step in accurate.engine["steps"])
+    assert fast.engine["params"]["profile"] == "fast"
+
+
+def test_unknown_profile_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown profile"):
+        Options.for_profile("turbo")
