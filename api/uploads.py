@@ -612,21 +612,9 @@ def cards_out(session: Session, records: Sequence[ContactRecord]) -> list[CardOu
         fields: dict[str, list[FieldValueOut]] = defaultdict(list)
         for v in values.get(record.id, []):
             assert v.id is not None
-            fields[v.field].append(
-                FieldValueOut(
-                    id=v.id,
-                    field=v.field,
-                    value=v.value,
-                    raw=v.raw,
-                    confidence=v.confidence,
-                    bbox=v.bbox,
-                    method=v.method,
-                    type=v.type,
-                    extension=v.extension,
-                    ocr_value=v.ocr_value,
-                    corrected_at=utc(v.corrected_at) if v.corrected_at else None,
-                )
-            )
+            out = FieldValueOut.model_validate(v, from_attributes=True)
+            out.corrected_at = utc(v.corrected_at) if v.corrected_at else None  # SQLite returns naive times
+            fields[v.field].append(out)
         attestation = attestations.get(record.id)
         source = sources.get(record.source_id)
         cards.append(

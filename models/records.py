@@ -149,23 +149,24 @@ def store_extraction(
     )
     session.add(record)
     session.flush()
-    for name, values in extraction.fields.items():
-        for position, v in enumerate(values):
-            session.add(
-                FieldValue(
-                    record_id=record.id,
-                    field=name,
-                    position=position,
-                    value=v.value,
-                    ocr_value=v.value,
-                    raw=v.raw,
-                    confidence=v.confidence,
-                    bbox=v.bbox,
-                    method=v.method,
-                    type=v.type,
-                    extension=v.extension,
-                )
-            )
+    stored = [
+        FieldValue(
+            record_id=record.id,
+            field=name,
+            position=position,
+            value=v.value,
+            ocr_value=v.value,
+            raw=v.raw,
+            confidence=v.confidence,
+            bbox=v.bbox,
+            method=v.method,
+            type=v.type,
+            extension=v.extension,
+        )
+        for name, values in extraction.fields.items()
+        for position, v in enumerate(values)
+    ]
+    session.add_all(stored)
     if attestation is not None:
         session.add(
             Attestation(
@@ -184,7 +185,7 @@ def store_extraction(
     session.flush()
     # The company link is made for every record; whether the catalog may show it is decided
     # at read time by the policy, so a use granted later needs no re-processing.
-    link_record(session, record, record_values(session, record.id))
+    link_record(session, record, stored)
     audit(
         session,
         "created",
