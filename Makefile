@@ -29,13 +29,15 @@ run: system-deps $(STAMP)
 	$(VENV)/bin/cards demo
 	$(VENV)/bin/cards serve --host 127.0.0.1 --port 8000
 
-## test: every test, with the real tesseract
+## test: lint, type check (strict on core/ and services/), then every test, with the real tesseract
 test: system-deps $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 ## eval: score extraction on the shared real cards and on samples/
 eval: system-deps $(STAMP)

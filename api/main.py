@@ -1,15 +1,14 @@
-"""The HTTP API: a thin FastAPI layer over ``ingest`` (extraction) and ``models`` (records, policy).
+"""The HTTP API: a thin FastAPI front over the services layer.
 
-``create_app()`` builds the application around an engine (tests pass their own);
-``app`` is the instance ``cards serve`` / uvicorn runs. OpenAPI is at ``/docs``.
+``create_app()`` builds the application from the settings (tests pass their own engine,
+blob folder and salt); ``app`` is the instance ``cards serve`` / uvicorn runs. OpenAPI is
+at ``/docs``. Everything stateful hangs off ``app.state``: the :class:`ServiceContext`
+(``services``), the OCR pool (``ocr``) and the async-upload worker (``jobs``).
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -18,36 +17,38 @@ from sqlalchemy.engine import Engine
 
 from api import problems
 from api.routes import cards, catalog, health, invites, jobs, partner, subjects
-from models.blobs import BlobStore
-from models.db import get_engine
-from models.settings import get_settings
+from core.settings import Settings, get_settings
+from services.context import ServiceContext
+from services.extraction import OcrRunner
+from services.jobs import JobWorker
 
 API_VERSION = "1.0.0"
+app: FastAPI  # built on first use, by __getattr__ below
 
 
 def create_app(
     engine: Engine | None = None,
     *,
+    settings: Settings | None = None,
     blob_dir: Path | None = None,
     salt: bytes | None = None,
     ocr_workers: int | None = None,
 ) -> FastAPI:
-    """Build the app. Everything stateful (engine, blobs, salt, OCR pool) hangs off ``app.state``."""
-    settings = get_settings()
+    """Build the app around the settings (read from the environment when not given)."""
+    settings = settings or get_settings()
+    services = ServiceContext.from_settings(settings, engine=engine, blob_dir=blob_dir, salt=salt)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # OCR is CPU work in tesseract and OpenCV: it runs in worker processes, never on the event loop.
-        workers = ocr_workers or int(os.environ.get("CARDS_OCR_WORKERS", "0")) or (os.cpu_count() or 1)
-        # forkserver: forking a process that already runs threads (uvicorn, the job worker) is unsafe.
-        context = multiprocessing.get_context("forkserver")
-        app.state.ocr_pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
-        jobs.start_worker(app)
+        app.state.ocr = OcrRunner(ocr_workers or settings.ocr_workers or None)
+        app.state.jobs = JobWorker(services, app.state.ocr, settings.job_concurrency or app.state.ocr.workers)
+        app.state.jobs.start()
         try:
             yield
         finally:
-            await jobs.stop_worker(app)
-            app.state.ocr_pool.shutdown(wait=False, cancel_futures=True)
+            await app.state.jobs.stop()
+            app.state.ocr.shutdown()
 
     app = FastAPI(
         title="cardvault",
@@ -58,10 +59,7 @@ def create_app(
         ),
         lifespan=lifespan,
     )
-    app.state.engine = engine or get_engine()
-    app.state.blobs = BlobStore(blob_dir or settings.blob_dir)
-    app.state.salt = salt or settings.salt()
-    app.state.settings = settings
+    app.state.services = services
     problems.install(app)
     for module in (health, cards, jobs, catalog, partner, subjects, invites):
         app.include_router(module.router)

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ingest.errors import CardError, error_from_exception
+from core.errors import CardError, error_from_exception
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"

@@ -2,40 +2,21 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from models.tables import Basis, Use
+from core.times import as_utc
+from models.enums import Basis, Use
+from services.cards import Card
+from services.schemas import AttestationIn, CardMetadata, ClientDetails
 
+__all__ = ["AttestationIn", "CardMetadata", "ClientDetails"]  # the upload's input schemas, from the services
 
-class ClientDetails(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    app_version: str | None = Field(default=None, max_length=64)
-    device_id: str | None = Field(default=None, max_length=128)
-
-
-class AttestationIn(BaseModel):
-    basis: Basis
-    basis_text: str | None = Field(default=None, max_length=2000)
-    text_version: str | None = Field(default=None, max_length=64, description="Version of the text shown.")
-
-    @model_validator(mode="after")
-    def other_needs_text(self) -> AttestationIn:
-        if self.basis is Basis.other and not (self.basis_text or "").strip():
-            raise ValueError("basis 'other' needs basis_text")
-        return self
-
-
-class CardMetadata(BaseModel):
-    """The JSON ``metadata`` part of an upload."""
-
-    attestation: AttestationIn | None = None
-    uses: list[Use] = Field(default_factory=list)
-    client: ClientDetails = Field(default_factory=ClientDetails)
-    region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
-    notes: str | None = Field(default=None, max_length=2000)
+Scope = Literal["invites", "partners"]
+SCOPES: tuple[Scope, ...] = ("invites", "partners")
 
 
 class FieldValueOut(BaseModel):
@@ -71,6 +52,35 @@ class CardOut(BaseModel):
     fields: dict[str, list[FieldValueOut]]
     image_url: str
 
+    @classmethod
+    def from_card(cls, card: Card) -> CardOut:
+        """The card as the uploader sees it (timestamps as aware UTC: a replay must equal the original)."""
+        fields: dict[str, list[FieldValueOut]] = defaultdict(list)
+        for v in card.values:
+            out = FieldValueOut.model_validate(v, from_attributes=True)
+            out.corrected_at = as_utc(v.corrected_at) if v.corrected_at else None
+            fields[v.field].append(out)
+        record, source, attestation = card.record, card.source, card.attestation
+        return cls(
+            id=card.id,
+            created_at=as_utc(record.created_at),
+            updated_at=as_utc(record.updated_at),
+            channel=source.channel.value if source else "",
+            sha256=source.sha256 if source else "",
+            region=record.region,
+            uses=card.uses,
+            attestation=AttestationOut(
+                basis=attestation.basis,
+                basis_text=attestation.basis_text,
+                text_version=attestation.text_version,
+                attested_at=as_utc(attestation.attested_at),
+            )
+            if attestation
+            else None,
+            fields=dict(fields),
+            image_url=f"/v1/cards/{card.id}/image",
+        )
+
 
 class CardPage(BaseModel):
     items: list[CardOut]
@@ -97,6 +107,19 @@ class JobOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     url: str
+
+    @classmethod
+    def from_job(cls, job: Any) -> JobOut:
+        """An :class:`~models.tables.UploadJob` row as the uploader sees it."""
+        return cls(
+            id=job.id,
+            status=job.status,
+            card_id=job.record_id if job.status == "done" else None,
+            error=job.error,
+            created_at=as_utc(job.created_at),
+            updated_at=as_utc(job.updated_at),
+            url=f"/v1/jobs/{job.id}",
+        )
 
 
 class CompanyOut(BaseModel):
@@ -137,7 +160,7 @@ class SubjectRequest(BaseModel):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
     year: int | None = Field(default=None, ge=2000, le=2100)
-    scopes: list[Literal["invites", "partners"]] = Field(default_factory=lambda: ["invites", "partners"])
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
 
     @model_validator(mode="after")
     def needs_contact(self) -> SubjectRequest:
@@ -151,7 +174,7 @@ class SubjectRequest(BaseModel):
 class PublicOptOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
     email: str = Field(min_length=3, max_length=320)
-    scopes: list[Literal["invites", "partners"]] = Field(default_factory=lambda: ["invites", "partners"])
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
 
 
 # --- health, catalog export, partner, subject requests, invites ------------------------------

@@ -62,10 +62,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import records as storage_bench
 
 from models import migrate
-from models.catalog import normalise_company, web_domain
 from models.db import make_engine
-from models.principals import create_principal
-from models.tables import CatalogCompany, CatalogLink, Role
+from models.enums import Role
+from models.tables import CatalogCompany, CatalogLink
+from services.catalog import normalise_company, web_domain
+from services.principals import create_principal
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "var" / "bench" / "api.json"

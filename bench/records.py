@@ -15,7 +15,7 @@ How, per backend (SQLite in a tmp file; PostgreSQL in a throwaway schema of the 
     ANALYZE, as autovacuum or ``PRAGMA optimize`` would;
   * time, each in its own transaction as a request would, over ``--repeat`` different people:
     resolving a subject by e-mail (normalise + hash + the SubjectKey index, and
-    ``rights.find_subject``), ``rights.opt_out`` (invites + partners) and ``rights.erase``
+    ``subjects.find_subject``), ``rights.opt_out`` (invites + partners) and ``rights.erase``
     (with its after-commit work), and a catalog page (``qualifying_records("catalog")``
     by id, LIMIT 50, with the visible field values) at the start, deep by keyset
     (``id > N/2``) and deep by OFFSET;
@@ -70,13 +70,12 @@ from sqlmodel import Session, col, select
 from models import migrate
 from models.blobs import BlobStore
 from models.db import make_engine
+from models.enums import Basis, Channel, Role, SuppressionReason, Use
 from models.keys import key_hash, normalise_email
 from models.policy import qualifying_records, visible_field_names, visible_fields
 from models.tables import (
     Attestation,
     AuditEvent,
-    Basis,
-    Channel,
     ContactRecord,
     Disclosure,
     ExtractionRun,
@@ -85,17 +84,14 @@ from models.tables import (
     Invite,
     PermittedUse,
     Principal,
-    Role,
     Source,
     Subject,
     SubjectKey,
     Suppression,
-    SuppressionReason,
-    Use,
 )
 
 try:  # written concurrently by another engineer: measure it when it is there
-    from models import rights
+    from services import rights, subjects
 except ImportError:  # pragma: no cover
     rights = None  # type: ignore[assignment]
 
@@ -636,7 +632,7 @@ SUGGESTED_INDEXES: list[tuple[str, str, tuple[str, ...], str]] = [
         "ix_subjectkey_key_hash",
         "subjectkey",
         ("key_hash",),
-        "rights.find_subject/opt_out/erase and records.resolve_subject look up key_hash without kind: "
+        "subjects.find_subject/opt_out/erase and records.resolve_subject look up key_hash without kind: "
         "the (kind, key_hash) unique index cannot serve them on PostgreSQL (sequential scan)",
     ),
     (
@@ -855,11 +851,11 @@ def measure(engine: Engine, gen: Generator, repeat: int, blob_dir: Path, seed: i
     if rights is not None:
 
         def find(session: Session) -> None:
-            person = lookups[len(samples["subject by e-mail (rights.find_subject)"]) % repeat]
-            subject = rights.find_subject(session, email=person.email, salt=SALT)
+            person = lookups[len(samples["subject by e-mail (subjects.find_subject)"]) % repeat]
+            subject = subjects.find_subject(session, email=person.email, salt=SALT)
             assert subject is not None and subject.id == person.subject_id
 
-        read("subject by e-mail (rights.find_subject)", find)
+        read("subject by e-mail (subjects.find_subject)", find)
     read("catalog page 1", lambda s: catalog_page(s))
     read("catalog page, keyset id > N/2", lambda s: catalog_page(s, after_id=max_id // 2))
     read("catalog page, OFFSET N/20", lambda s: catalog_page(s, offset=max_id // 20))
@@ -1022,7 +1018,7 @@ def measure_import(images: Path, jobs: int, repeat: int, backends: list[str]) ->
     Each repeat runs extract, then an import into a fresh, migrated database per backend
     (the order rotates between repeats so machine drift hits every side alike).
     """
-    from models.principals import create_principal
+    from services.principals import create_principal
 
     sides = ["extract", *backends]
     seconds: dict[str, list[float]] = defaultdict(list)

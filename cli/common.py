@@ -10,7 +10,7 @@ from typing import Any, NoReturn
 
 import typer
 
-from ingest.errors import CardError, error_from_exception
+from core.errors import CardError, error_from_exception
 
 
 def fail(error: CardError) -> NoReturn:
@@ -21,15 +21,26 @@ def fail(error: CardError) -> NoReturn:
 
 @contextmanager
 def reported_errors() -> Iterator[None]:
-    """Turn any CardError (or unexpected failure) raised inside into the JSON error and exit code."""
+    """Turn any CardError (a database failure included) raised inside into the JSON error and exit code."""
     try:
         yield
     except typer.Exit:
         raise
     except CardError as exc:
         fail(exc)
-    except Exception as exc:  # a bug still answers in the error vocabulary
-        fail(error_from_exception(exc))
+    except Exception as exc:  # a database failure is storage_error; a bug still answers in the vocabulary
+        fail(_as_card_error(exc))
+
+
+def _as_card_error(exc: Exception) -> CardError:
+    """The error in the vocabulary; storage code is consulted only when it is loaded (not by `extract`)."""
+    if "sqlalchemy" in sys.modules:
+        from models.errors import storage_error_from
+
+        found = storage_error_from(exc)
+        if found is not None:
+            return found
+    return error_from_exception(exc)
 
 
 def print_json(data: Any, default: Callable[[Any], Any] = str) -> None:

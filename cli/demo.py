@@ -12,13 +12,12 @@ import json
 from typing import Annotated
 
 import typer
-from sqlmodel import select
 
 from cli.common import reported_errors
-from cli.db import database_errors
-from ingest.errors import BadArgumentsError
-from models.principals import create_principal, generate_api_key, hash_api_key
-from models.tables import AuditEvent, Principal, Role
+from cli.context import services_context
+from core.errors import BadArgumentsError
+from models.enums import Role
+from services.principals import create_principal, principal_by_name, rotate_key
 
 
 def demo_name(role: Role) -> str:
@@ -35,13 +34,11 @@ def demo(
     ),
 ) -> None:
     """Create or re-key the demo principals (demo-uploader, …) and print one API key per role."""
-    from models.db import session_scope
-
     keys: dict[str, dict[str, str]] = {}
-    with reported_errors(), database_errors(), session_scope() as session:
+    with reported_errors(), services_context().session() as session:
         for role in Role:
             name = demo_name(role)
-            principal = session.exec(select(Principal).where(Principal.name == name)).first()
+            principal = principal_by_name(session, name)
             if principal is None:
                 principal, key = create_principal(session, name, role)
             elif ensure_only:
@@ -49,10 +46,7 @@ def demo(
             else:
                 if Role(principal.role) is not role:
                     raise BadArgumentsError(f"{name!r} exists with the role {Role(principal.role).value}.")
-                key = generate_api_key()
-                principal.api_key_hash, principal.revoked_at = hash_api_key(key), None
-                rotated = AuditEvent(action="principal_key_rotated", details={"principal_id": principal.id})
-                session.add(rotated)
+                key = rotate_key(session, principal)
             keys[role.value] = {"name": name, "key": key}
     if ensure_only:
         return
@@ -60,11 +54,11 @@ def demo(
         print(json.dumps(keys, indent=2))
         return
     print("Demo API keys (new on every run: the previous demo keys no longer work):")
-    for role, entry in keys.items():
-        print(f"  {role:<16} {entry['name']:<22} {entry['key']}")
+    for role_name, entry in keys.items():
+        print(f"  {role_name:<16} {entry['name']:<22} {entry['key']}")
     print(f"\nAPI docs: {base_url}/docs   e.g.:")
-    for role, path in (("catalog_builder", "/v1/catalog/companies"), ("uploader", "/v1/cards")):
-        print(f'  curl -H "Authorization: Bearer {keys[role]["key"]}" {base_url}{path}')
+    for role_name, path in (("catalog_builder", "/v1/catalog/companies"), ("uploader", "/v1/cards")):
+        print(f'  curl -H "Authorization: Bearer {keys[role_name]["key"]}" {base_url}{path}')
 
 
 def register(app: typer.Typer) -> None:

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
-from sqlmodel import Session
 
 from cli.common import reported_errors
-from cli.db import database_errors
-from ingest.errors import BadArgumentsError
-from models.export import ExportFormat, export_contacts
-from models.importer import resolve_principal
-from models.tables import Principal
+from cli.context import services_context
+from core.errors import BadArgumentsError
+from services.export import ExportFormat
+from services.export.stored import export_contacts
+from services.principals import resolve_principal
 
 
 def export(
@@ -31,28 +31,26 @@ def export(
 ) -> None:
     """Export an uploader's own contacts (vCard 4.0, Google/Outlook CSV or JSON lines)."""
     with reported_errors():
-        from models.db import get_engine
-
         if output is not None and output.is_dir():
             raise BadArgumentsError(f"--output {output} is a folder; give a file name.")
-        with database_errors(), Session(get_engine(), expire_on_commit=False) as session:
+        with services_context().session() as session:  # commits the audit event
             principal = resolve_principal(session, uploader)
             if output is None:
                 count = export_contacts(session, principal, format, sys.stdout)
                 sys.stdout.flush()
             else:
-                count = _export_to_file(session, principal, format, output)
-            session.commit()  # the audit event
+                count = _export_to_file(lambda out: export_contacts(session, principal, format, out), output)
         print(f"exported {count} contacts", file=sys.stderr)
 
 
-def _export_to_file(session: Session, principal: Principal, fmt: ExportFormat, output: Path) -> int:
+def _export_to_file(write: Callable[[TextIO], int], output: Path) -> int:
+    """Write through a private temporary file renamed into place when complete."""
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            count = export_contacts(session, principal, fmt, fh)
+            count = write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, output)

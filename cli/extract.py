@@ -6,11 +6,11 @@ The JSON shape and exit codes are a contract other tools depend on: see README.m
 from __future__ import annotations
 
 import json
-import os
 import sys
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -19,10 +19,13 @@ from rich.table import Table
 from rich.text import Text
 
 from cli.common import fail
-from ingest.errors import BadArgumentsError, ExitCode
-from ingest.pipeline import Options, extract_many, iter_images
+from cli.context import settings
+from core.errors import BadArgumentsError, CardError, ExitCode
+from ingest.pipeline import extract_many, iter_images
 from ingest.schema import Extraction
-from ingest.vcard import to_vcard
+from services.export.contacts import contact_from_extraction
+from services.export.vcard import contact_vcard
+from services.extraction import pipeline_options
 
 
 class Profile(StrEnum):
@@ -45,31 +48,33 @@ def extract(
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel processes (default: CPU count).")] = 0,
     region: Annotated[str, typer.Option(help="Default country for phone numbers (ISO 3166 alpha-2).")] = "",
     profile: Annotated[
-        Profile,
-        typer.Option(
-            help="accurate (default), or fast: one OCR pass at the image's size.", envvar="CARDS_PROFILE"
-        ),
-    ] = Profile.accurate,
+        Profile | None,
+        typer.Option(help="accurate (default: CARDS_PROFILE), or fast: one OCR pass at the image's size."),
+    ] = None,
 ) -> None:
     """Extract contacts from card images. Exits 1 if any card failed, after processing all of them."""
-    region = (region or os.environ.get("CARDS_DEFAULT_REGION", "US")).upper()
+    try:
+        config = settings()
+    except CardError as exc:
+        fail(exc)
+    region = (region or config.default_region).upper()
     if len(region) != 2 or not region.isalpha():
         fail(BadArgumentsError(f"--region must be a two-letter country code, not {region!r}."))
     files = list(iter_images(paths))
     if not files:
         fail(BadArgumentsError("No image files found in the given paths."))
-    options = Options.for_profile(profile.value, region=region)
+    options = pipeline_options(config, region=region, profile=profile.value if profile else None)
     results = extract_many(files, options, jobs=jobs or None)
     failed = render(results, format)
     raise typer.Exit(int(ExitCode.card_failed) if failed else 0)
 
 
-def render(results: object, format: OutputFormat) -> int:
+def render(results: Iterable[Extraction], format: OutputFormat) -> int:
     """Write results as they arrive; returns how many cards failed."""
     failed = 0
     collected: list[Extraction] = []
     console = Console(stderr=True)
-    for extraction in results:  # type: ignore[attr-defined]
+    for extraction in results:
         failed += not extraction.ok
         if not extraction.ok:
             err = extraction.error or {}
@@ -80,7 +85,7 @@ def render(results: object, format: OutputFormat) -> int:
             print(json.dumps(extraction.to_dict(), ensure_ascii=False), flush=True)
         elif format is OutputFormat.vcard:
             if extraction.ok:
-                sys.stdout.write(to_vcard(extraction))
+                sys.stdout.write(contact_vcard(contact_from_extraction(extraction)))
         else:
             collected.append(extraction)
     if format is OutputFormat.json:
@@ -100,7 +105,7 @@ def print_table(extractions: list[Extraction]) -> None:
             table.add_row(card, Text(str((e.error or {}).get("code")), style="red"), *[""] * 6)
             continue
 
-        def values(name: str, fields: dict = e.fields) -> Text:
+        def values(name: str, fields: dict[str, list[Any]] = e.fields) -> Text:
             return Text("\n".join(v.value for v in fields.get(name, [])))
 
         phones = Text("\n".join(f"{p.value} ({p.type})" for p in e.fields.get("phones", [])))

@@ -1,6 +1,6 @@
 """``cards import DIR``: a folder of card images into the database, resumable and idempotent.
 
-The work is :func:`models.importer.import_folder`; this module only reads the options,
+The work is :func:`services.importer.import_folder`; this module only reads the options,
 shows progress (a Rich bar on a terminal, one log line per file otherwise, so logs and CI
 stay readable), writes the JSON report and turns the outcome into an exit status: 0 when no
 card failed, 1 when some did (after all were tried), 130 when interrupted, and the error
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -28,13 +27,14 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from sqlmodel import Session
 
 from cli.common import fail, reported_errors
-from cli.db import database_errors
-from ingest.errors import BadArgumentsError, ExitCode, InvalidAttestationError
-from ingest.pipeline import Options
-from models.importer import (
+from cli.context import services_context
+from core.errors import BadArgumentsError, ExitCode
+from models.enums import Basis, Use
+from services.errors import InvalidAttestationError
+from services.extraction import pipeline_options
+from services.importer import (
     BATCH_SIZE,
     NO_USES,
     CardResult,
@@ -42,13 +42,12 @@ from models.importer import (
     Outcome,
     default_report_path,
     import_folder,
-    resolve_principal,
 )
-from models.importer import (
+from services.importer import (
     Progress as ImportProgress,
 )
-from models.records import parse_uses
-from models.tables import Basis, Use
+from services.principals import resolve_principal
+from services.records import parse_uses
 
 log = logging.getLogger("cards.import")
 INTERRUPTED = 130
@@ -139,7 +138,8 @@ def import_cards(
 ) -> None:
     """Import a folder of card images for an uploader. Re-running skips what is already imported."""
     with reported_errors():
-        region = (region or os.environ.get("CARDS_DEFAULT_REGION", "US")).upper()
+        ctx = services_context()
+        region = (region or ctx.settings.default_region).upper()
         if len(region) != 2 or not region.isalpha():
             fail(BadArgumentsError(f"--region must be a two-letter country code, not {region!r}."))
         if jobs < 0:
@@ -150,33 +150,26 @@ def import_cards(
         if basis is Basis.other and not basis_text.strip():
             fail(InvalidAttestationError("--basis other needs --basis-text: what the authorisation was."))
 
-        from models.blobs import get_blob_store
-        from models.db import get_engine
-        from models.settings import get_settings
-
-        settings = get_settings()
-        engine = get_engine()
         report_path = report or default_report_path()
-        with database_errors():
-            with Session(engine, expire_on_commit=False) as session:
-                principal = resolve_principal(session, uploader)
-            with _Display() as display:
-                result = import_folder(
-                    folder,
-                    uploader=principal,
-                    basis=basis,
-                    basis_text=basis_text or None,
-                    uses=use_set,
-                    manifest=manifest,
-                    jobs=jobs or None,
-                    options=Options(region=region),
-                    engine=engine,
-                    blobs=get_blob_store(),
-                    salt=settings.salt(),
-                    attestation_version=settings.attestation_version,
-                    progress=display,
-                    batch_size=batch_size,
-                )
+        with ctx.session() as session:
+            principal = resolve_principal(session, uploader)
+        with _Display() as display:
+            result = import_folder(
+                folder,
+                uploader=principal,
+                basis=basis,
+                basis_text=basis_text or None,
+                uses=use_set,
+                manifest=manifest,
+                jobs=jobs or None,
+                options=pipeline_options(ctx.settings, region=region),
+                engine=ctx.engine,
+                blobs=ctx.blobs,
+                salt=ctx.salt,
+                attestation_version=ctx.settings.attestation_version,
+                progress=display,
+                batch_size=batch_size,
+            )
         written = result.write(report_path)
         _print_summary(result, written, json_summary)
     if result.interrupted:

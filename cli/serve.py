@@ -1,9 +1,10 @@
 """``cards serve``: the HTTP API (``api.main:app``) under uvicorn.
 
-It refuses to start on a database that is not migrated (``storage_error``, exit 7) rather
-than answering 503 to every request: ``cards db upgrade`` first (``make run`` does). Each
-uvicorn worker is a process with its own OCR pool (``CARDS_OCR_WORKERS``, default one per
-core), so on a small machine keep ``--workers 1`` and let the pool use the cores. SIGTERM
+It refuses to start on a database that is not migrated (``storage_error``, exit 7) or on a
+wrong setting (``invalid_config``, exit 6) rather than answering 503 to every request:
+``cards db upgrade`` first (``make run`` does). Each uvicorn worker is a process with its own
+OCR pool (``CARDS_OCR_WORKERS``, default one per core), so on a small machine keep
+``--workers 1`` and let the pool use the cores. SIGTERM
 and Ctrl-C stop it gracefully (requests in flight finish) and exit 0.
 """
 
@@ -16,7 +17,10 @@ from typing import Annotated
 import typer
 
 from cli.common import fail, reported_errors
-from ingest.errors import BadArgumentsError, StorageError
+from cli.context import settings
+from core.errors import BadArgumentsError
+from models.errors import StorageError
+from services import database
 
 
 def serve(
@@ -29,13 +33,11 @@ def serve(
     with reported_errors():
         if not 0 < port < 65536 or workers < 1:
             fail(BadArgumentsError("--port is 1..65535 and --workers at least 1."))
-        from models import migrate
-
-        current, head = migrate.current(), migrate.head()
-        if current != head:
+        state = database.schema_state(settings().database_url)
+        if not state.up_to_date:
             fail(
                 StorageError(
-                    f"The database is at revision {current or 'none'}, not {head}.",
+                    f"The database is at revision {state.current or 'none'}, not {state.head}.",
                     hint="Run `cards db upgrade` first.",
                 )
             )

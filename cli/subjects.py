@@ -1,7 +1,8 @@
-"""``cards subjects …`` and ``cards invites …``: a privacy operator's commands over :mod:`models.rights`.
+"""``cards subjects …`` and ``cards invites …``: a privacy operator's commands over the rights services.
 
-Thin: each command opens one transaction (``session_scope``, engine from DATABASE_URL),
-calls :mod:`models.rights`, and prints JSON once the transaction has committed. Subject
+Thin: each command opens one transaction (engine from DATABASE_URL), calls
+:mod:`services.rights`, :mod:`services.access`, :mod:`services.disclosures` or
+:mod:`services.invites`, and prints JSON once the transaction has committed. Subject
 commands act as the operator at the terminal, so their audit events carry no actor
 (``actor_id`` is null); ``invites sent`` names the principal that sent the invite, because
 an invite row must say who sent it.
@@ -13,15 +14,14 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from sqlmodel import select
 
 from cli.common import print_json, reported_errors
-from ingest.errors import NotFoundError
-from models import rights
-from models.blobs import get_blob_store
-from models.db import session_scope
-from models.settings import get_settings
-from models.tables import Principal
+from cli.context import services_context
+from core.times import iso_utc
+from services import access as access_reports
+from services import disclosures, invites, rights
+from services.errors import NotFoundError
+from services.principals import principal_by_name
 
 subjects_app = typer.Typer(
     help="A person's rights: opt-out, erasure, child flag, access and Shine-the-Light reports.",
@@ -38,7 +38,7 @@ Region = Annotated[
 
 
 def _region(region: str | None) -> str:
-    return (region or get_settings().default_region).upper()
+    return (region or services_context().settings.default_region).upper()
 
 
 @subjects_app.command("opt-out")
@@ -53,14 +53,15 @@ def opt_out(
     """Stop invites and/or partner sharing for a person, on every uploader's cards, now and later."""
     with reported_errors():
         scopes = {s.strip() for s in scope.split(",") if s.strip()}
-        with session_scope() as session:
+        ctx = services_context()
+        with ctx.session() as session:
             result = rights.opt_out(
                 session,
                 email=email,
                 phone=phone,
                 scopes=scopes,
                 actor=None,
-                salt=get_settings().salt(),
+                salt=ctx.salt,
                 region=_region(region),
             )
         print_json(result.to_dict())
@@ -69,14 +70,15 @@ def opt_out(
 def _erase(email: str | None, phone: str | None, region: str | None, *, child: bool) -> None:
     with reported_errors():
         action = rights.flag_child if child else rights.erase
-        with session_scope() as session:
+        ctx = services_context()
+        with ctx.session() as session:
             result = action(
                 session,
                 email=email,
                 phone=phone,
                 actor=None,
-                salt=get_settings().salt(),
-                blobs=get_blob_store(),
+                salt=ctx.salt,
+                blobs=ctx.blobs,
                 region=_region(region),
             )
         print_json(result.to_dict())  # after the commit: blobs_deleted is final
@@ -97,9 +99,9 @@ def child(email: Email = None, phone: Phone = None, region: Region = None) -> No
 @subjects_app.command("access")
 def access(email: Email = None, phone: Phone = None, region: Region = None) -> None:
     """Everything stored about a person: values, sources, uploaders, uses, disclosures, invites."""
-    with reported_errors(), session_scope() as session:
-        report = rights.access_report(
-            session, email=email, phone=phone, salt=get_settings().salt(), region=_region(region)
+    with reported_errors(), services_context().session() as session:
+        report = access_reports.access_report(
+            session, email=email, phone=phone, salt=services_context().salt, region=_region(region)
         )
         print_json(report)
 
@@ -112,9 +114,9 @@ def shine_the_light(
     region: Region = None,
 ) -> None:
     """California Shine-the-Light: partners that got the person's data for direct marketing in a year."""
-    with reported_errors(), session_scope() as session:
-        report = rights.shine_the_light(
-            session, email=email, phone=phone, year=year, salt=get_settings().salt(), region=_region(region)
+    with reported_errors(), services_context().session() as session:
+        report = disclosures.shine_the_light(
+            session, email=email, phone=phone, year=year, salt=services_context().salt, region=_region(region)
         )
         print_json(report)
 
@@ -127,9 +129,9 @@ def candidates(
     ] = None,
 ) -> None:
     """People who may be invited now: one per person across uploaders, with their e-mail."""
-    with reported_errors(), session_scope() as session:
-        days = get_settings().invite_cooldown_days if cooldown_days is None else cooldown_days
-        found = rights.invite_candidates(session, cooldown_days=days, limit=limit)
+    with reported_errors(), services_context().session() as session:
+        days = services_context().settings.invite_cooldown_days if cooldown_days is None else cooldown_days
+        found = invites.invite_candidates(session, cooldown_days=days, limit=limit)
         print_json([asdict(c) for c in found])
 
 
@@ -141,13 +143,24 @@ def sent(
 ) -> None:
     """Log an invite as sent; refused if the person no longer qualifies."""
     with reported_errors():
-        with session_scope() as session:
-            actor = session.exec(select(Principal).where(Principal.name == by)).first()
+        ctx = services_context()
+        with ctx.session() as session:
+            actor = principal_by_name(session, by)
             if actor is None:
                 raise NotFoundError(f"No principal named {by!r}.")
-            invite = rights.record_invite(session, subject_id=subject_id, actor=actor, record_id=record_id)
-            out = {"id": invite.id, "subject_id": invite.subject_id, "record_id": invite.record_id}
-            out["sent_at"] = rights.iso_utc(invite.sent_at)
+            invite = invites.record_invite(
+                session,
+                subject_id=subject_id,
+                actor=actor,
+                record_id=record_id,
+                cooldown_days=ctx.settings.invite_cooldown_days,
+            )
+            out = {
+                "id": invite.id,
+                "subject_id": invite.subject_id,
+                "record_id": invite.record_id,
+                "sent_at": iso_utc(invite.sent_at),
+            }
         print_json(out)
 
 

@@ -95,6 +95,20 @@ def _sniff_supported(data: bytes) -> str | None:
     return None
 
 
+_MEDIA_TYPES = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "TIFF": "image/tiff",
+    "WebP": "image/webp",
+    "BMP": "image/bmp",
+}
+
+
+def media_type(data: bytes) -> str:
+    """The media type of image bytes in a format we read, from their signature (the loader's own rule)."""
+    return _MEDIA_TYPES.get(_sniff_supported(data) or "", "application/octet-stream")
+
+
 def load_image(
     data: bytes,
     *,

@@ -19,12 +19,15 @@ import pytesseract
 
 from ingest.errors import MissingDependencyError, OcrEngineError, OcrTimeoutError
 
-DEFAULT_TIMEOUT_S = float(os.environ.get("CARDS_OCR_TIMEOUT", "60"))
-DEFAULT_LANG = os.environ.get("CARDS_OCR_LANG", "eng")
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_LANG = "eng"
 
 
 def limit_threads() -> None:
-    """Tesseract's OpenMP threads fight each other across processes: one per process is ~4x faster."""
+    """Tesseract's OpenMP threads fight each other across processes: one per process is ~4x faster.
+
+    The one environment variable the project sets (for the tesseract it starts), never reads.
+    """
     os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 
 

@@ -2,28 +2,30 @@
 
 ``extract_file`` never raises for a bad card: the failure is recorded in the
 :class:`Extraction` so that a batch always finishes. ``extract_many`` runs cards in
-worker processes (tesseract is single-threaded per process here) and yields results in
-input order.
+worker processes (:mod:`ingest.pool`; tesseract is single-threaded per process here) and
+yields results in input order. Every knob is a field of :class:`Options`, set by the caller
+from the settings: nothing here reads the environment.
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+from core.errors import CardError, error_from_exception
 from ingest import preprocess
-from ingest.errors import CardError, NoTextFoundError, error_from_exception
+from ingest.errors import NoTextFoundError
 from ingest.fields import extract_fields, split_lines
 from ingest.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image, read_source
 from ingest.ocr import OcrPage, limit_threads, merge_pages, recognise, tesseract_version
 from ingest.schema import Extraction
 
 PIPELINE_VERSION = "0.1.0"
-SECOND_PASS_BELOW_QUALITY = float(os.environ.get("CARDS_SECOND_PASS_BELOW", "0.8"))
+PROFILES = ("accurate", "fast")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".jpe", ".heic", ".heif", ".pdf"}
 
 
@@ -31,24 +33,29 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".j
 class Options:
     """Knobs a caller may turn; everything else is the pipeline's own business."""
 
-    region: str = os.environ.get("CARDS_DEFAULT_REGION", "US")
+    region: str = "US"  # the card's country when the card itself gives none
     psm: int = 3
     second_psm: int | None = 11  # a sparse-text pass fills lines the first one missed
+    second_pass_below: float = 0.8  # ... when the first pass reads below this quality per letter
     lang: str = "eng"
-    timeout_s: float = float(os.environ.get("CARDS_OCR_TIMEOUT", "60"))
+    timeout_s: float = 60.0
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_bytes: int = DEFAULT_MAX_BYTES
     upscale: bool = True  # 2x small scans: +6 to +9 F1 points on e-mails/websites, ~1.8x OCR time
     profile: str = "accurate"
 
     @classmethod
-    def for_profile(cls, profile: str, **overrides: object) -> Options:
+    def for_profile(cls, profile: str, **overrides: Any) -> Options:
+        """Options of a profile, with other fields set as given."""
+        return cls(**overrides).with_profile(profile)
+
+    def with_profile(self, profile: str) -> Options:
         """``accurate`` (default) or ``fast``: one OCR pass at the image's own size, for throughput."""
         if profile == "fast":
-            return cls(upscale=False, second_psm=None, profile="fast", **overrides)  # type: ignore[arg-type]
+            return replace(self, upscale=False, second_psm=None, profile="fast")
         if profile != "accurate":
             raise ValueError(f"unknown profile {profile!r}")
-        return cls(**overrides)  # type: ignore[arg-type]
+        return replace(self, profile="accurate")
 
     def params(self) -> dict[str, object]:
         return {
@@ -72,10 +79,10 @@ def page_quality(page: OcrPage) -> float:
     return score
 
 
-def needs_second_pass(page: OcrPage) -> bool:
+def needs_second_pass(page: OcrPage, below_quality: float = 0.8) -> bool:
     """A sparse-text pass pays off only where the full-page pass read little, or read it badly."""
     letters = sum(sum(ch.isalnum() for ch in w.text) for w in page.words)
-    return letters < 120 or page_quality(page) < SECOND_PASS_BELOW_QUALITY * letters
+    return letters < 120 or page_quality(page) < below_quality * letters
 
 
 def vertical_share(page: OcrPage) -> float:
@@ -135,7 +142,11 @@ def extract_bytes(data: bytes, source: str, options: Options | None = None) -> E
     prepared = preprocess.scale_for_ocr(prepared) if options.upscale else preprocess.limit_size(prepared)
     lap("preprocess")
     prepared, page = ocr_upright(prepared, options)
-    if options.second_psm is not None and options.second_psm != options.psm and needs_second_pass(page):
+    if (
+        options.second_psm is not None
+        and options.second_psm != options.psm
+        and needs_second_pass(page, options.second_pass_below)
+    ):
         sparse = recognise(
             prepared.image, psm=options.second_psm, lang=options.lang, timeout_s=options.timeout_s
         )
@@ -178,8 +189,6 @@ def extract_file(path: str | Path, options: Options | None = None) -> Extraction
     sha256 = None
     try:
         data = read_source(Path(path))
-        import hashlib
-
         sha256 = hashlib.sha256(data).hexdigest()
         return extract_bytes(data, source, options)
     except Exception as exc:  # one bad card must never stop a batch
@@ -199,19 +208,17 @@ def iter_images(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield path
 
 
-def _init_worker() -> None:
-    limit_threads()
-
-
 def extract_many(
     paths: list[Path], options: Options | None = None, jobs: int | None = None
 ) -> Iterator[Extraction]:
-    """Extract many files in ``jobs`` processes; results come back in input order."""
-    jobs = max(1, jobs or os.cpu_count() or 1)
+    """Extract many files in ``jobs`` processes (default: one per core); results come in input order."""
+    from ingest.pool import default_workers, ocr_pool  # the pool imports this module in its workers
+
+    jobs = max(1, jobs or default_workers())
     limit_threads()
     if jobs == 1 or len(paths) <= 1:
         for path in paths:
             yield extract_file(path, options)
         return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker) as pool:
+    with ocr_pool(jobs) as pool:
         yield from pool.map(extract_file, paths, [options] * len(paths), chunksize=1)

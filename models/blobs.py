@@ -100,9 +100,3 @@ def _link_at(source: str, target: Path) -> int:
     except (OSError, AttributeError):
         return errno.ENOSYS
     return 0 if result == 0 else ctypes.get_errno()
-
-
-def get_blob_store() -> BlobStore:
-    from models.settings import get_settings
-
-    return BlobStore(get_settings().blob_dir)

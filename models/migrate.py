@@ -2,7 +2,7 @@
 
 Why in code: an installed service (or ``cards db upgrade``) must migrate without an
 ``alembic.ini`` in the working directory, and the URL must come from the same settings as
-everything else (``DATABASE_URL``) or an explicit override.
+everything else (``DATABASE_URL``): callers pass it explicitly.
 
 Developer commands (run from the repository root)::
 
@@ -43,21 +43,21 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from ingest.errors import BadArgumentsError, InvalidConfigError, StorageError
+from core.errors import BadArgumentsError, InvalidConfigError
 from models.db import make_engine
-from models.settings import get_settings
+from models.errors import StorageError
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 VERSIONS_DIR = MIGRATIONS_DIR / "versions"
 INITIAL_REVISION = "0001"
 
 
-def alembic_config(url: str | None = None) -> Config:
+def alembic_config(url: str) -> Config:
     """An Alembic config built in code: script location in the package, URL as an attribute."""
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("file_template", "%%(rev)s_%%(slug)s")
-    cfg.attributes["url"] = url or get_settings().database_url
+    cfg.attributes["url"] = url
     ruff = Path(sys.executable).with_name("ruff")
     if ruff.exists():  # generated revisions come out ruff-clean (dev installs only)
         cfg.set_section_option("post_write_hooks", "hooks", "ruff_format, ruff_fix")
@@ -99,9 +99,8 @@ def head() -> str | None:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
-def current(url: str | None = None) -> str | None:
+def current(url: str) -> str | None:
     """The revision the database is at (None: never migrated)."""
-    url = url or get_settings().database_url
     with _translated_errors(url):
         engine = make_engine(url)
         try:
@@ -111,27 +110,24 @@ def current(url: str | None = None) -> str | None:
             engine.dispose()
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> dict[str, str | None]:
+def upgrade(url: str, revision: str = "head") -> dict[str, str | None]:
     """Migrate the database to ``revision``; a no-op when it is there already. Returns from/to."""
-    url = url or get_settings().database_url
     before = current(url)
     with _translated_errors(url):
         command.upgrade(alembic_config(url), revision)
     return {"from": before, "to": current(url), "head": head()}
 
 
-def downgrade(url: str | None = None, revision: str = "-1") -> dict[str, str | None]:
+def downgrade(url: str, revision: str = "-1") -> dict[str, str | None]:
     """Step back (developers only: a downgrade drops whatever the undone revisions created)."""
-    url = url or get_settings().database_url
     before = current(url)
     with _translated_errors(url):
         command.downgrade(alembic_config(url), revision)
     return {"from": before, "to": current(url), "head": head()}
 
 
-def pending_changes(url: str | None = None) -> list[Any]:
+def pending_changes(url: str) -> list[Any]:
     """What ``models/tables.py`` has that the database lacks (or vice versa): empty when in step."""
-    url = url or get_settings().database_url
     with _translated_errors(url):
         engine = make_engine(url)
         try:
@@ -222,6 +218,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--force", action="store_true", help="even if later revisions exist (they are deleted)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if getattr(args, "url", None) is None and args.command in ("upgrade", "downgrade", "current", "check"):
+        from core.settings import get_settings  # a front: it reads the settings once
+
+        args.url = get_settings().database_url
 
     if args.command == "upgrade":
         print(upgrade(args.url, args.revision))

@@ -32,24 +32,38 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from sqlalchemy import and_, exists, or_
-from sqlmodel import Session, select
-from sqlmodel.sql.expression import SelectOfScalar as Select
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from ingest.schema import FIELD_NAMES
+from models.enums import SuppressionReason, Use
 from models.tables import (
     Attestation,
     ContactRecord,
-    FieldValue,
     PermittedUse,
     Principal,
     Subject,
     SubjectKey,
     Suppression,
-    SuppressionReason,
-    Use,
 )
+
+Select = SelectOfScalar[ContactRecord]
+
+
+class ValueLike(Protocol):
+    """What the rules read of a value: a stored :class:`~models.tables.FieldValue`, or a row of its columns."""
+
+    @property
+    def field(self) -> str: ...
+
+    @property
+    def type(self) -> str | None: ...
+
+
+V = TypeVar("V", bound=ValueLike)
 
 
 @dataclass(frozen=True)
@@ -59,7 +73,7 @@ class FieldRule:
     field: str
     phone_types: frozenset[str] | None = None
 
-    def allows(self, value: FieldValue) -> bool:
+    def allows(self, value: ValueLike) -> bool:
         return value.field == self.field and (
             self.phone_types is None or (value.type or "other") in self.phone_types
         )
@@ -154,29 +168,32 @@ def qualifying_records(purpose: str, *, principal: Principal | None = None) -> S
         if principal is None or principal.id is None:
             raise ValueError("the 'own' purpose needs the reading principal")
         return query.where(ContactRecord.uploader_id == principal.id)
+    record_id, subject_id = col(ContactRecord.id), col(ContactRecord.subject_id)
     query = query.where(
-        exists().where(and_(PermittedUse.record_id == ContactRecord.id, PermittedUse.use == rule.use))
+        exists().where(and_(col(PermittedUse.record_id) == record_id, col(PermittedUse.use) == rule.use))
     )
     if rule.needs_attestation:
         query = query.where(
-            exists().where(and_(Attestation.record_id == ContactRecord.id, Attestation.revoked_at.is_(None)))
+            exists().where(
+                and_(col(Attestation.record_id) == record_id, col(Attestation.revoked_at).is_(None))
+            )
         )
     if rule.needs_subject:
-        query = query.where(ContactRecord.subject_id.is_not(None))
+        query = query.where(subject_id.is_not(None))
     if rule.suppressed_by:
         suppressed = exists().where(
             and_(
-                SubjectKey.subject_id == ContactRecord.subject_id,
-                Suppression.key_hash == SubjectKey.key_hash,
-                Suppression.reason.in_(list(rule.suppressed_by)),
+                col(SubjectKey.subject_id) == subject_id,
+                col(Suppression.key_hash) == col(SubjectKey.key_hash),
+                col(Suppression.reason).in_(list(rule.suppressed_by)),
             )
         )
-        query = query.where(or_(ContactRecord.subject_id.is_(None), ~suppressed))
+        query = query.where(or_(subject_id.is_(None), ~suppressed))
     if rule.excludes_users:
         query = query.where(
             or_(
-                ContactRecord.subject_id.is_(None),
-                ~exists().where(and_(Subject.id == ContactRecord.subject_id, Subject.is_user.is_(True))),
+                subject_id.is_(None),
+                ~exists().where(and_(col(Subject.id) == subject_id, col(Subject.is_user).is_(True))),
             )
         )
     return query
@@ -190,7 +207,7 @@ def record_qualifies(
     return session.exec(query).first() is not None
 
 
-def visible_fields(purpose: str, values: Iterable[FieldValue]) -> list[FieldValue]:
+def visible_fields(purpose: str, values: Iterable[V]) -> list[V]:
     """Only the values ``purpose`` may see."""
     rule = rule_for(purpose)
     if rule.fields is None:

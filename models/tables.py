@@ -3,17 +3,18 @@
 Tables follow the FastAPI full-stack template: SQLModel tables here, separate read/create
 schemas where an API needs them. Personal data lives only in ``fieldvalue``,
 ``extractionrun.text`` and blobs; every other table holds ids, hashes, codes and times, so
-that erasing a person is deleting their rows and blobs (see ``models/rights.py``).
+that erasing a person is deleting their rows and blobs (see ``services/rights.py``).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+from models.enums import Basis, Channel, Role, SuppressionReason, Use
 
 # Named constraints, so that future migrations (SQLite batch mode included) can drop and alter them.
 SQLModel.metadata.naming_convention = {
@@ -36,43 +37,6 @@ def _ts(nullable: bool = False, index: bool = False) -> Any:
         nullable=nullable,
         index=index,
     )
-
-
-class Role(StrEnum):
-    uploader = "uploader"
-    catalog_builder = "catalog_builder"
-    partner = "partner"
-    privacy_admin = "privacy_admin"
-
-
-class Channel(StrEnum):
-    mobile = "mobile"
-    batch = "batch"
-    api = "api"
-
-
-class Use(StrEnum):
-    """Permitted uses a record can carry, beyond its uploader's own address book."""
-
-    invites = "invites"
-    catalog = "catalog"
-    partner_sharing = "partner_sharing"
-
-
-class Basis(StrEnum):
-    """The uploader's attested authority to upload the card."""
-
-    received_in_person = "received_in_person"
-    subject_consented = "subject_consented"
-    public_business_information = "public_business_information"
-    other = "other"
-
-
-class SuppressionReason(StrEnum):
-    opt_out_invites = "opt_out_invites"
-    opt_out_partners = "opt_out_partners"
-    erased = "erased"
-    child = "child"
 
 
 class Principal(SQLModel, table=True):

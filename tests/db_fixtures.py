@@ -21,10 +21,10 @@ import models.tables  # noqa: F401  (registers the tables)
 from ingest.schema import Extraction, FieldValue
 from models.blobs import BlobStore
 from models.db import make_engine
+from models.enums import Basis, Channel, Role, SuppressionReason, Use
 from models.keys import key_hash, normalise_email, normalise_phone
-from models.records import AttestationInput, store_extraction
-from models.settings import Settings
-from models.tables import Basis, Channel, ContactRecord, Principal, Role, Suppression, SuppressionReason, Use
+from models.tables import ContactRecord, Principal, Suppression
+from services.records import AttestationInput, store_extraction
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 TEST_SALT = b"test-salt-not-secret"
@@ -246,15 +246,18 @@ def suppress(session: Session, salt: bytes) -> Callable[..., Suppression]:
 
 @pytest.fixture
 def settings_salt_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fail any code path that falls back to the settings' salt (which may write ./var/suppression.salt).
+    """Fail any code path that falls back to the configured salt (which may write ./var/suppression.salt).
 
     Tests pass the salt explicitly; this proves the code under test honours it.
     """
+    import models.keys
+    import services.context
 
-    def _refuse(self: object) -> bytes:
-        raise AssertionError("Settings.salt() was read: pass the salt explicitly")
+    def _refuse(*_args: object, **_kwargs: object) -> bytes:
+        raise AssertionError("the configured salt was read: pass the salt explicitly")
 
-    monkeypatch.setattr(Settings, "salt", _refuse)
+    monkeypatch.setattr(models.keys, "suppression_salt", _refuse)
+    monkeypatch.setattr(services.context, "suppression_salt", _refuse)
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
 """The uploader's cards: upload, list, read, correct, delete, export — their own records only.
 
-Every read goes through the purpose policy as purpose ``own`` (``qualifying_records("own",
-principal=...)`` and ``visible_fields("own", ...)``, in :mod:`api.uploads`). Another
-uploader's card answers 404, exactly like a card that does not exist. Writes commit before
+Every read goes through the purpose policy as purpose ``own`` (in :mod:`services.cards`).
+Another uploader's card answers 404, exactly like a card that does not exist. Writes commit before
 the answer is sent, so a use or attestation revoked applies to the very next request.
 
 Uploads (``POST /v1/cards``):
@@ -25,50 +24,33 @@ Uploads (``POST /v1/cards``):
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Path, Query, Request
-from fastapi.responses import Response, StreamingResponse
-from sqlalchemy import func
-from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from api import uploads
-from api.deps import BriefUploader, SessionDep, Uploader
+from api.deps import BriefUploader, Caller, ServicesDep, SessionDep, Uploader
+from api.problems import problem
 from api.schemas import CardOut, CardPage, CardPatch, JobOut, problem_responses
-from ingest.errors import InvalidAttestationError, NotFoundError
-from models.catalog import decode_cursor, encode_cursor
-from models.export import (
-    GOOGLE_HEADER,
-    OUTLOOK_HEADER,
-    ExportFormat,
-    contact_json,
-    contact_vcard,
-    google_row,
-    iter_contacts,
-    outlook_row,
-)
-from models.policy import qualifying_records
-from models.records import (
-    audit,
-    correct_field,
-    delete_record,
-    record_uses,
-    relink_catalog,
-    set_attestation,
-    set_uses,
-)
-from models.tables import Channel, ContactRecord, FieldValue, Principal, Source
+from ingest.load import media_type
+from models.enums import Channel
+from services import cards as card_service
+from services import idempotency, jobs, records
+from services.audit import audit
+from services.context import ServiceContext
+from services.errors import InvalidAttestationError
+from services.export import WRITERS, ExportFormat
+from services.export.stored import stream_export
+from services.extraction import pipeline_options
+from services.idempotency import Outcome
+from services.paging import MAX_ID
+from services.uploads import attestation_input, find_existing_card, store_card
 
 router = APIRouter(prefix="/v1/cards", tags=["cards"], responses=problem_responses(401, 403))
 
-CardId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The card's id.")]
-MAX_ID = 2**31 - 1
+CardId = Annotated[int, Path(ge=1, le=MAX_ID, description="The card's id.")]
 
 UPLOAD_BODY: dict[str, Any] = {
     "requestBody": {
@@ -104,14 +86,6 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     415: {**problem_responses(415)[415], "description": "The body is not multipart/form-data."},
 }
 
-EXPORT_TYPES: dict[ExportFormat, tuple[str, str]] = {
-    ExportFormat.vcard: ("text/vcard; charset=utf-8", "cards.vcf"),
-    ExportFormat.csv: ("text/csv; charset=utf-8", "cards.csv"),
-    ExportFormat.outlook_csv: ("text/csv; charset=utf-8", "cards-outlook.csv"),
-    ExportFormat.jsonl: ("application/x-ndjson", "cards.jsonl"),
-}
-EXPORT_FLUSH = 64 * 1024
-
 
 @router.post(
     "",
@@ -122,6 +96,7 @@ EXPORT_FLUSH = 64 * 1024
 )
 async def upload_card(
     request: Request,
+    services: ServicesDep,
     principal: BriefUploader,
     mode: Annotated[Literal["sync", "async"], Query(description="`async`: answer 202 with a job.")] = "sync",
     idempotency_key: Annotated[
@@ -129,37 +104,66 @@ async def upload_card(
     ] = None,
 ) -> Response:
     """Upload a card image; 201 with the card (200 if you sent these bytes before), or 202 with a job."""
-    app = request.app
-    key = uploads.check_idempotency_key(idempotency_key)
-    upload = await uploads.read_upload(request)
+    key = idempotency.check_key(idempotency_key)
+    upload = await uploads.read_upload(request, services.settings.max_image_bytes)
     assert principal.id is not None
     principal_id = principal.id
 
-    async def extract_and_store() -> uploads.Outcome:
-        found = await run_in_threadpool(
-            uploads.find_existing_card, app.state.engine, principal_id, upload.sha256
-        )
+    async def extract_and_store() -> Outcome:
+        found = await run_in_threadpool(find_existing_card, services.engine, principal_id, upload.sha256)
         if found is not None:
-            return uploads.Outcome(200, {"card_id": found})
-        extraction = await uploads.run_pipeline(app, upload.data, upload.filename, upload.metadata.region)
+            return Outcome(200, {"card_id": found})
+        options = pipeline_options(services.settings, region=upload.metadata.region)
+        extraction = await request.app.state.ocr.extract(upload.data, upload.filename, options)
         stored = await run_in_threadpool(
-            uploads.store_card, app, principal_id, upload.data, extraction, upload.metadata
+            store_card, services, principal_id, upload.data, extraction, upload.metadata
         )
-        return uploads.Outcome(201 if stored.created else 200, {"card_id": stored.record_id})
+        return Outcome(201 if stored.created else 200, {"card_id": stored.record_id})
 
-    async def enqueue() -> uploads.Outcome:
-        job_id = await run_in_threadpool(uploads.create_job, app, principal_id, upload)
-        uploads.wake_worker(app)
-        return uploads.Outcome(202, {"job_id": job_id})
+    async def enqueue() -> Outcome:
+        job_id = await run_in_threadpool(
+            jobs.create_job,
+            services,
+            principal_id,
+            upload.data,
+            upload.filename,
+            upload.metadata,
+            upload.sha256,
+        )
+        request.app.state.jobs.wake()
+        return Outcome(202, {"job_id": job_id})
 
-    return await uploads.idempotent(
-        app.state.engine,
-        principal_id,
-        key,
-        upload.request_hash(mode),
-        enqueue if mode == "async" else extract_and_store,
-        uploads.render(app.state.engine, principal),
+    work = enqueue if mode == "async" else extract_and_store
+    if key is None:
+        return await run_in_threadpool(_render, services, principal, await work(), False)
+    outcome, replayed = await idempotency.run_once(
+        services.engine, principal_id, key, upload.request_hash(mode), work
     )
+    return await run_in_threadpool(_render, services, principal, outcome, replayed)
+
+
+def _render(services: ServiceContext, principal: Caller, outcome: Outcome, replayed: bool) -> Response:
+    """An upload's answer as it is now: its card or job (a deleted card is a 404), or its problem."""
+    response: Response
+    if "card_id" in outcome.ref:
+        card_id = int(outcome.ref["card_id"])
+        card = CardOut.from_card(card_service.own_card_now(services.engine, principal, card_id))
+        response = JSONResponse(
+            card.model_dump(mode="json"),
+            status_code=outcome.status,
+            headers={"Location": f"/v1/cards/{card_id}"},
+        )
+    elif "job_id" in outcome.ref:
+        job = JobOut.from_job(jobs.own_job_now(services.engine, principal, int(outcome.ref["job_id"])))
+        response = JSONResponse(
+            job.model_dump(mode="json"), status_code=outcome.status, headers={"Location": job.url}
+        )
+    else:
+        body = outcome.ref["problem"]
+        response = problem(outcome.status, body["code"], body.get("detail", ""))
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 @router.get("", response_model=CardPage, responses=problem_responses(400, 422))
@@ -175,16 +179,10 @@ def list_cards(
     ] = "newest",
 ) -> CardPage:
     """Your cards, a page at a time (newest first by default); follow `next_cursor` (null at the end)."""
-    query = qualifying_records("own", principal=principal)
-    after = decode_cursor(cursor)
-    newest = order == "newest"
-    if after is not None:
-        query = query.where(col(ContactRecord.id) < after if newest else col(ContactRecord.id) > after)
-    query = query.order_by(col(ContactRecord.id).desc() if newest else col(ContactRecord.id))
-    rows = list(session.exec(query.limit(limit + 1)).all())
-    page = rows[:limit]
-    last = page[-1].id if len(rows) > limit else None
-    return CardPage(items=uploads.cards_out(session, page), next_cursor=encode_cursor(last) if last else None)
+    page, next_cursor = card_service.list_own_cards(
+        session, principal, cursor=cursor, limit=limit, newest=order == "newest"
+    )
+    return CardPage(items=[CardOut.from_card(card) for card in page], next_cursor=next_cursor)
 
 
 @router.get(
@@ -193,13 +191,13 @@ def list_cards(
     responses={
         200: {
             "description": "Every card of yours, streamed in the format asked for.",
-            "content": {media: {} for media, _ in EXPORT_TYPES.values()},
+            "content": {writer.media_type: {} for writer in WRITERS.values()},
         },
         **problem_responses(422),
     },
 )
 def export_cards(
-    request: Request,
+    services: ServicesDep,
     session: SessionDep,
     principal: Uploader,
     format_: Annotated[
@@ -207,52 +205,25 @@ def export_cards(
     ] = ExportFormat.vcard,
 ) -> StreamingResponse:
     """Your cards as a vCard 4.0 file, a Google or Outlook CSV, or JSON lines (streamed)."""
-    count_query = select(func.count()).select_from(qualifying_records("own", principal=principal).subquery())
-    count = int(session.exec(count_query).one())
+    count = card_service.count_own_cards(session, principal)
     # Audited (and committed) before the first byte leaves, with the number of cards it holds.
     audit(session, "exported", principal, format=format_.value, count=count, channel="api")
     session.commit()
-    media_type, filename = EXPORT_TYPES[format_]
+    writer = WRITERS[format_]
     return StreamingResponse(
-        _export_chunks(request.app.state.engine, principal, format_),
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        stream_export(services.engine, principal, format_),
+        media_type=writer.media_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{writer.filename}"',
+            "Cache-Control": "no-store",
+        },
     )
-
-
-def _export_chunks(engine: Engine, principal: Principal, fmt: ExportFormat) -> Iterator[str]:
-    """The export, rendered as :mod:`models.export` renders it, in chunks as the records are read.
-
-    Its own session: the request's may be gone while a slow client is still reading.
-    """
-    buffer = io.StringIO()
-    writer: csv.DictWriter[str] | None = None
-    if fmt in (ExportFormat.csv, ExportFormat.outlook_csv):
-        google = fmt is ExportFormat.csv
-        writer = csv.DictWriter(buffer, fieldnames=GOOGLE_HEADER if google else OUTLOOK_HEADER)
-        if not google:
-            buffer.write("\ufeff")  # Outlook and Excel read UTF-8 names only with the BOM
-        writer.writeheader()
-    with Session(engine) as session:
-        for contact in iter_contacts(session, principal):
-            if fmt is ExportFormat.vcard:
-                buffer.write(contact_vcard(contact))
-            elif fmt is ExportFormat.jsonl:
-                buffer.write(json.dumps(contact_json(contact), ensure_ascii=False) + "\n")
-            else:
-                assert writer is not None
-                writer.writerow(google_row(contact) if fmt is ExportFormat.csv else outlook_row(contact))
-            if buffer.tell() >= EXPORT_FLUSH:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-    yield buffer.getvalue()
 
 
 @router.get("/{card_id}", response_model=CardOut, responses=problem_responses(404, 422))
 def get_card(session: SessionDep, principal: Uploader, card_id: CardId) -> CardOut:
     """One of your cards with every value, its evidence and its correction state."""
-    return uploads.cards_out(session, [uploads.get_own_card(session, principal, card_id)])[0]
+    return CardOut.from_card(card_service.own_card(session, principal, card_id))
 
 
 @router.get(
@@ -263,24 +234,21 @@ def get_card(session: SessionDep, principal: Uploader, card_id: CardId) -> CardO
         **problem_responses(404, 422),
     },
 )
-def get_card_image(request: Request, session: SessionDep, principal: Uploader, card_id: CardId) -> Response:
+def get_card_image(
+    services: ServicesDep, session: SessionDep, principal: Uploader, card_id: CardId
+) -> Response:
     """The card's image exactly as uploaded, with its media type."""
-    record = uploads.get_own_card(session, principal, card_id)
-    source = session.get(Source, record.source_id)
-    blobs = request.app.state.blobs
-    if source is None or not source.blob_key or not blobs.exists(source.blob_key):
-        raise NotFoundError(f"The image of card {card_id} is not stored.")
-    data = blobs.get(source.blob_key)
+    data = card_service.card_image(session, services.blobs, principal, card_id)
     return Response(
         data,
-        media_type=uploads.image_media_type(data),
+        media_type=media_type(data),
         headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
     )
 
 
 @router.patch("/{card_id}", response_model=CardOut, responses=problem_responses(404, 422))
 def patch_card(
-    request: Request, session: SessionDep, principal: Uploader, card_id: CardId, patch: CardPatch
+    services: ServicesDep, session: SessionDep, principal: Uploader, card_id: CardId, patch: CardPatch
 ) -> CardOut:
     """Correct values (the OCR value and every earlier value are kept), change uses or the attestation.
 
@@ -289,41 +257,32 @@ def patch_card(
     """
     if patch.attestation is not None and patch.revoke_attestation:
         raise InvalidAttestationError("Give a new attestation or revoke the current one, not both.")
-    record = uploads.get_own_card(session, principal, card_id)
-    assert record.id is not None
-    relink = False
-    for correction in patch.values:
-        value = session.get(FieldValue, correction.id) if correction.id <= MAX_ID else None
-        if value is None or value.record_id != record.id:
-            raise NotFoundError(f"No value {correction.id} on card {card_id}.")
-        if value.value != correction.value:
-            correct_field(
-                session, principal, record, correction.id, correction.value, salt=request.app.state.salt
-            )
-            relink = relink or value.field in ("companies", "websites")
-    if relink:
-        relink_catalog(session, record)
-    if patch.uses is not None and set(patch.uses) != record_uses(session, record.id):
-        set_uses(session, principal, record, set(patch.uses))
-    if patch.attestation is not None:
-        attestation = uploads.attestation_input(
-            patch.attestation, request.app.state.settings.attestation_version, {}
-        )
-        set_attestation(session, principal, record, attestation, channel=Channel.api)
-    elif patch.revoke_attestation:
-        set_attestation(session, principal, record, None, channel=Channel.api)
+    record = card_service.get_own_card(session, principal, card_id)
+    records.apply_changes(
+        session,
+        principal,
+        record,
+        corrections=[(c.id, c.value) for c in patch.values],
+        uses=set(patch.uses) if patch.uses is not None else None,
+        attestation=attestation_input(patch.attestation, services.settings.attestation_version, {})
+        if patch.attestation is not None
+        else None,
+        revoke_attestation=patch.revoke_attestation,
+        channel=Channel.api,
+        salt=services.salt,
+    )
     session.commit()  # before the answer: the next request must see it
-    return uploads.cards_out(session, [record])[0]
+    return CardOut.from_card(card_service.own_card(session, principal, card_id))
 
 
 @router.delete("/{card_id}", status_code=204, response_class=Response, responses=problem_responses(404, 422))
-def delete_card(request: Request, session: SessionDep, principal: Uploader, card_id: CardId) -> Response:
+def delete_card(services: ServicesDep, session: SessionDep, principal: Uploader, card_id: CardId) -> Response:
     """Delete the card: its values, corrections, attestation, uses, catalog links, OCR text and image.
 
     Partner disclosures and invites already logged stay (with the card reference cleared). The
     image file is deleted after the commit unless another of your sources holds the same bytes.
     """
-    record = uploads.get_own_card(session, principal, card_id)
-    delete_record(session, principal, record, request.app.state.blobs)
+    record = card_service.get_own_card(session, principal, card_id)
+    records.delete_record(session, principal, record, services.blobs)
     session.commit()
     return Response(status_code=204)

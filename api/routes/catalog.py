@@ -1,6 +1,6 @@
 """The catalog builder's reads: companies assembled from records permitted for the catalog.
 
-Thin over :mod:`models.catalog`, which asks the purpose policy on every call: a use or an
+Thin over :mod:`services.catalog`, which asks the purpose policy on every call: a use or an
 attestation revoked is gone from the very next page. The export streams NDJSON page by
 page (keyset on the company id) from its own session, so it needs no memory for the whole
 catalog and holds no request session open while the client reads slowly.
@@ -12,13 +12,13 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import StreamingResponse
-from sqlmodel import Session
 
-from api.deps import CatalogBuilder, SessionDep
+from api.deps import CatalogBuilder, ServicesDep, SessionDep
 from api.schemas import CompanyOut, CompanyPage, problem_responses
-from models.catalog import CompanyView, get_company, list_companies
+from services.catalog import CompanyView, get_company, iter_companies, list_companies
+from services.paging import MAX_ID
 
 router = APIRouter(prefix="/v1/catalog", tags=["catalog"], responses=problem_responses(401, 403, 422))
 
@@ -60,7 +60,7 @@ def companies(
 
 @router.get("/companies/{company_id}", response_model=CompanyOut, responses=problem_responses(404))
 def company(
-    session: SessionDep, _: CatalogBuilder, company_id: Annotated[int, Path(ge=1, le=2**31 - 1)]
+    session: SessionDep, _: CatalogBuilder, company_id: Annotated[int, Path(ge=1, le=MAX_ID)]
 ) -> CompanyOut:
     """One company; 404 when no record the catalog may use vouches for it (any more)."""
     return _out(get_company(session, company_id))
@@ -72,7 +72,7 @@ def company(
     responses={200: {"description": "One company (as in `/companies`) per line.", "content": {NDJSON: {}}}},
 )
 def export(
-    request: Request,
+    services: ServicesDep,
     _: CatalogBuilder,
     q: Q = None,
     domain: Domain = None,
@@ -80,25 +80,17 @@ def export(
     updated_since: Since = None,
 ) -> StreamingResponse:
     """Every company the catalog may show, as NDJSON (`application/x-ndjson`), streamed."""
-    engine = request.app.state.engine
 
     def lines() -> Iterator[bytes]:
-        with Session(engine, expire_on_commit=False) as session:
-            cursor: str | None = None
-            while True:
-                views, cursor = list_companies(
-                    session,
-                    q=q,
-                    domain=domain,
-                    country=country,
-                    updated_since=updated_since,
-                    cursor=cursor,
-                    limit=EXPORT_PAGE,
-                )
-                for view in views:
-                    yield _out(view).model_dump_json().encode() + b"\n"
-                session.rollback()  # end the read transaction between pages: no long snapshot
-                if cursor is None:
-                    return
+        companies = iter_companies(
+            services.engine,
+            q=q,
+            domain=domain,
+            country=country,
+            updated_since=updated_since,
+            page_size=EXPORT_PAGE,
+        )
+        for view in companies:
+            yield _out(view).model_dump_json().encode() + b"\n"
 
     return StreamingResponse(lines(), media_type=NDJSON)

@@ -1,6 +1,6 @@
 """The partner's read: contacts permitted for partner sharing, each disclosure logged first.
 
-:func:`models.rights.partner_contacts` adds one ``Disclosure`` row per contact to the
+:func:`services.disclosures.partner_contacts` adds one ``Disclosure`` row per contact to the
 request's transaction. The session dependency would commit only after the response has
 been sent (FastAPI runs a yield dependency's exit after the body), so this route commits
 itself before returning: if the log cannot be written, the partner gets an error, never
@@ -15,8 +15,8 @@ from fastapi import APIRouter, Query
 
 from api.deps import Partner, SessionDep
 from api.schemas import PartnerContactPage, problem_responses
-from models.catalog import decode_cursor, encode_cursor
-from models.rights import partner_contacts
+from services.disclosures import partner_contacts
+from services.paging import decode_cursor, encode_cursor
 
 Cursor = Annotated[str | None, Query(max_length=200, description="`next_cursor` of the previous page.")]
 

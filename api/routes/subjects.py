@@ -1,6 +1,6 @@
 """A person's rights over HTTP: the privacy admin's requests, and a public opt-out.
 
-``POST /v1/subject-requests`` runs one :mod:`models.rights` request for a privacy admin and
+``POST /v1/subject-requests`` runs one :mod:`services.rights` request for a privacy admin and
 answers with its result or report. It commits before answering: an erasure reported as
 done is done (and its after-commit work — deleting images, checkpointing SQLite's log —
 has run), and a failed commit is an error, not a success.
@@ -14,7 +14,6 @@ client shares the proxy's address, so put the limit there instead (``CARDS_OPT_O
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
@@ -23,10 +22,10 @@ from typing import Any
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
-from api.deps import PrivacyAdmin, SessionDep
+from api.deps import PrivacyAdmin, ServicesDep, SessionDep
 from api.problems import problem
 from api.schemas import OptOutAccepted, PublicOptOut, SubjectRequest, SubjectRequestResult, problem_responses
-from models import rights
+from services import access, disclosures, rights
 
 router = APIRouter(tags=["subjects"])
 
@@ -61,7 +60,7 @@ def _limiter(request: Request) -> RateLimiter:
     """The app's limiter (tests may set ``app.state.opt_out_limiter``); made on first use."""
     limiter = getattr(request.app.state, "opt_out_limiter", None)
     if limiter is None:
-        limiter = RateLimiter(int(os.environ.get("CARDS_OPT_OUT_PER_MINUTE", "10")))
+        limiter = RateLimiter(request.app.state.services.settings.opt_out_per_minute)
         request.app.state.opt_out_limiter = limiter
     return limiter
 
@@ -72,22 +71,21 @@ def _limiter(request: Request) -> RateLimiter:
     responses=problem_responses(400, 401, 403, 422),
 )
 def subject_request(
-    body: SubjectRequest, session: SessionDep, admin: PrivacyAdmin, request: Request
+    body: SubjectRequest, session: SessionDep, admin: PrivacyAdmin, services: ServicesDep
 ) -> SubjectRequestResult:
     """Run an opt-out, erasure, child flag, access report or Shine-the-Light report (privacy admin)."""
-    state = request.app.state
-    who: dict[str, Any] = {"email": body.email, "phone": body.phone, "salt": state.salt}
-    who["region"] = state.settings.default_region
+    who: dict[str, Any] = {"email": body.email, "phone": body.phone, "salt": services.salt}
+    who["region"] = services.settings.default_region
     if body.type == "opt_out":
         outcome: Any = rights.opt_out(session, **who, scopes=set(body.scopes), actor=admin)
     elif body.type in ("erasure", "child"):
         action = rights.erase if body.type == "erasure" else rights.flag_child
-        outcome = action(session, **who, actor=admin, blobs=state.blobs)
+        outcome = action(session, **who, actor=admin, blobs=services.blobs)
     elif body.type == "access":
-        outcome = rights.access_report(session, **who)
+        outcome = access.access_report(session, **who)
     else:
         assert body.year is not None  # the schema requires it for shine_the_light
-        outcome = rights.shine_the_light(session, **who, year=body.year)
+        outcome = disclosures.shine_the_light(session, **who, year=body.year)
     session.commit()  # done before it is reported done (and the erasure's after-commit work has run)
     result = outcome if isinstance(outcome, dict) else outcome.to_dict()
     return SubjectRequestResult(type=body.type, result=result)
@@ -100,7 +98,7 @@ def subject_request(
     responses=problem_responses(400, 422, 429),
 )
 def public_opt_out(
-    body: PublicOptOut, session: SessionDep, request: Request
+    body: PublicOptOut, session: SessionDep, services: ServicesDep, request: Request
 ) -> OptOutAccepted | JSONResponse:
     """Stop invites and/or partner sharing for your own e-mail address: no key, and no hint if we know it."""
     client = request.client.host if request.client else "unknown"
@@ -109,14 +107,13 @@ def public_opt_out(
         limited = problem(429, "too_many_requests", f"Too many opt-out requests: retry in {wait} s.")
         limited.headers["Retry-After"] = str(wait)
         return limited
-    state = request.app.state
     rights.opt_out(
         session,
         email=body.email,
         scopes=set(body.scopes),
         actor=None,
-        salt=state.salt,
-        region=state.settings.default_region,
+        salt=services.salt,
+        region=services.settings.default_region,
     )
     session.commit()
     return OptOutAccepted()

@@ -1,8 +1,7 @@
 """Alembic environment: migrates to ``SQLModel.metadata`` on SQLite and PostgreSQL.
 
 Run through :mod:`models.migrate`, which puts the database URL in ``config.attributes["url"]``
-(an attribute, not an ini option, so a ``%`` in a PostgreSQL URL needs no escaping); without
-one, the URL comes from the settings (``DATABASE_URL``).
+(an attribute, not an ini option, so a ``%`` in a PostgreSQL URL needs no escaping).
 
 SQLite cannot alter most of a table, so its migrations run in batch mode (copy, swap); with
 foreign keys on, dropping the old copy of a table would fire ``ON DELETE CASCADE`` on its
@@ -22,7 +21,6 @@ from sqlmodel import SQLModel
 import models.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
 from models.db import make_engine
 from models.migrations.ops import add_enum_drops
-from models.settings import get_settings
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -31,7 +29,9 @@ MIGRATION_LOCK = 7_310_422_311  # any constant: the pg_advisory_xact_lock key of
 
 def _url() -> str:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
-    return str(url or get_settings().database_url)
+    if not url:
+        raise RuntimeError("run migrations through models.migrate, which passes the database URL")
+    return str(url)
 
 
 def _process_revision_directives(_context: Any, _revision: Any, directives: list[Any]) -> None:
@@ -56,7 +56,7 @@ def run_offline() -> None:
         url=url,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
-        **_options(url.split(":", 1)[0].split("+", 1)[0]),  # type: ignore[arg-type]
+        **_options(url.split(":", 1)[0].split("+", 1)[0]),
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -67,7 +67,7 @@ def _run(connection: Connection) -> None:
     if dialect == "sqlite":
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction
         connection.commit()
-    context.configure(connection=connection, **_options(dialect))  # type: ignore[arg-type]
+    context.configure(connection=connection, **_options(dialect))
     with context.begin_transaction():
         if dialect == "postgresql":
             connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")

@@ -49,8 +49,11 @@ def _enum_names(columns: list[Any]) -> set[str]:
 
 def add_enum_drops(script: ops.MigrationScript, metadata: MetaData) -> None:
     """Append ``op.drop_enum`` to the downgrade for enums only the tables it drops were using."""
-    created = {o.table_name: o for o in script.upgrade_ops.ops if isinstance(o, ops.CreateTableOp)}
-    dropped = [o.table_name for o in script.downgrade_ops.ops if isinstance(o, ops.DropTableOp)]
+    upgrade, downgrade = script.upgrade_ops, script.downgrade_ops
+    if upgrade is None or downgrade is None:
+        return
+    created = {o.table_name: o for o in upgrade.ops if isinstance(o, ops.CreateTableOp)}
+    dropped = [o.table_name for o in downgrade.ops if isinstance(o, ops.DropTableOp)]
     candidates: set[str] = set()
     for name in dropped:
         if name in created:
@@ -60,4 +63,4 @@ def add_enum_drops(script: ops.MigrationScript, metadata: MetaData) -> None:
         if table.name not in dropped:
             still_used |= _enum_names(list(table.columns))
     for name in sorted(candidates - still_used):
-        script.downgrade_ops.ops.append(DropEnumOp(name))
+        downgrade.ops.append(DropEnumOp(name))

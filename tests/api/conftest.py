@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from card_requests import card_png, store, upload  # noqa: F401  (fixtures)
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from api.main import create_app
-from models.principals import create_principal
-from models.tables import Role
+from models.enums import Role
+from services.principals import create_principal
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from sqlmodel import Session
 
 import api.main
 from api.routes.subjects import RateLimiter
-from models.principals import revoke_principal
-from models.tables import Role
+from models.enums import Role
+from services.principals import revoke_principal
 
 PUBLIC = "public"
 UPLOADER = frozenset({Role.uploader})

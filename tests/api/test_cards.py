@@ -1,9 +1,8 @@
-"""``/v1/cards``: uploads with real OCR, and the uploader's reads and writes of their own cards.
+"""``/v1/cards``: the uploader's reads and writes of their own cards, and the export.
 
-Every test runs on SQLite and on PostgreSQL (the ``engine`` fixture is parametrized). Real
-tesseract runs only where the upload itself is the behaviour (a handful of tests: each costs
-about a second); everything else stores synthetic records directly with
-:func:`models.records.store_extraction`, as the importer does.
+Every test runs on SQLite and on PostgreSQL (the ``engine`` fixture is parametrized), on
+synthetic records stored directly with :func:`services.records.store_extraction`, as the
+importer does.
 """
 
 from __future__ import annotations
@@ -11,28 +10,21 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
-from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future
-from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import vobject
+from card_requests import Store, assert_problem, count
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from ingest.schema import Extraction
+from models.enums import Use
 from models.policy import record_qualifies
-from models.records import AttestationInput, store_extraction
-from models.rights import partner_contacts
 from models.tables import (
     Attestation,
     AuditEvent,
-    Channel,
     ContactRecord,
     Disclosure,
     ExtractionRun,
@@ -41,237 +33,16 @@ from models.tables import (
     PermittedUse,
     Principal,
     Source,
-    Use,
 )
+from services.disclosures import partner_contacts
 
 pytestmark = pytest.mark.usefixtures("settings_salt_forbidden")
-
-ATTESTED_META: dict[str, Any] = {"attestation": {"basis": "received_in_person"}, "uses": []}
-PROBLEM = "application/problem+json"
-
-Upload = Callable[..., httpx.Response]
-Store = Callable[..., int]
-
-
-@pytest.fixture
-def card_png(samples_dir: Path) -> bytes:
-    return (samples_dir / "card_01.png").read_bytes()
-
-
-@pytest.fixture
-def upload(client: TestClient, uploader_caller: Any) -> Upload:
-    """``upload(image, metadata=ATTESTED_META, *, caller=uploader, params=None, headers=None)``."""
-
-    def _upload(
-        image: bytes,
-        metadata: dict[str, Any] | None = ATTESTED_META,
-        *,
-        caller: Any = None,
-        params: dict[str, str] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        data = {"metadata": json.dumps(metadata)} if metadata is not None else {}
-        return client.post(
-            "/v1/cards",
-            headers={**(caller or uploader_caller).headers, **(headers or {})},
-            params=params,
-            files={"image": ("card.png", image, "image/png")},
-            data=data,
-        )
-
-    return _upload
-
-
-@pytest.fixture
-def store(app: FastAPI, engine: Engine, salt: bytes, build_extraction: Callable[..., Extraction]) -> Store:
-    """``store(caller, *, image=None, uses=(), attested=True, **card) -> record id`` (no OCR).
-
-    With ``image`` the bytes go to the app's blob store and the source points at them.
-    """
-
-    def _store(
-        caller: Any,
-        *,
-        image: bytes | None = None,
-        uses: Iterable[Use] = (),
-        attested: bool = True,
-        **card: Any,
-    ) -> int:
-        with Session(engine, expire_on_commit=False) as session:
-            principal = session.get(Principal, caller.id)
-            assert principal is not None
-            sha = hashlib.sha256(image).hexdigest() if image else None
-            record = store_extraction(
-                session,
-                uploader=principal,
-                channel=Channel.api,
-                extraction=build_extraction(sha=sha, **card),
-                byte_size=len(image or b""),
-                blob_key=app.state.blobs.put(image) if image else None,
-                client={},
-                attestation=AttestationInput(basis="received_in_person", text_version="t1")
-                if attested
-                else None,  # type: ignore[arg-type]
-                uses=set(uses),
-                salt=salt,
-            )
-            session.commit()
-            assert record.id is not None
-            return record.id
-
-    return _store
-
-
-def count(engine: Engine, model: type, *conditions: Any) -> int:
-    with Session(engine) as session:
-        return len(session.exec(select(model).where(*conditions)).all())
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith(PROBLEM)
-    body = response.json()
-    assert (body["status"], body["code"], body["type"]) == (status, code, f"/problems/{code}")
-    return body
-
-
-# --- uploads (real OCR) --------------------------------------------------------------------------
-
-
-def test_upload_answers_201_with_the_card_and_its_fields(
-    app: FastAPI, upload: Upload, card_png: bytes, sample_labels: dict[str, Any]
-) -> None:
-    response = upload(card_png, {**ATTESTED_META, "uses": ["catalog"], "client": {"app_version": "2.1"}})
-    assert response.status_code == 201, response.text
-    card = response.json()
-    assert response.headers["location"] == f"/v1/cards/{card['id']}"
-    assert [v["value"] for v in card["fields"]["emails"]] == sample_labels["card_01.png"]["emails"]
-    assert card["uses"] == ["catalog"] and card["channel"] == "mobile"
-    assert card["attestation"]["basis"] == "received_in_person"
-    # The client named no text version: the settings' current one is recorded.
-    assert card["attestation"]["text_version"] == app.state.settings.attestation_version
-    assert card["sha256"] == hashlib.sha256(card_png).hexdigest()
-    assert card["image_url"] == f"/v1/cards/{card['id']}/image"
-    value = card["fields"]["emails"][0]
-    assert value["ocr_value"] == value["value"] and value["id"] > 0 and value["bbox"]
-
-
-def test_ocr_runs_in_the_process_pool_not_on_the_event_loop(
-    app: FastAPI, client: TestClient, upload: Upload, card_png: bytes
-) -> None:
-    class Spy(Executor):
-        """Forwards to the real pool and notes what was submitted."""
-
-        def __init__(self, pool: Executor) -> None:
-            self.pool, self.calls = pool, []
-
-        def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
-            self.calls.append(fn.__name__)
-            return self.pool.submit(fn, *args, **kwargs)
-
-    spy = Spy(app.state.ocr_pool)
-    app.state.ocr_pool = spy
-    try:
-        assert upload(card_png).status_code == 201
-    finally:
-        app.state.ocr_pool = spy.pool
-    assert spy.calls == ["extract_bytes"]
-
-
-@pytest.mark.parametrize(
-    ("image", "code"),
-    [
-        (b"", "empty_file"),
-        (b"just some text, not an image", "unsupported_format"),
-        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 40, "corrupt_image"),
-    ],
-    ids=["empty", "text", "truncated"],
-)
-def test_a_bad_image_is_a_422_problem_with_the_pipelines_code(
-    upload: Upload, engine: Engine, image: bytes, code: str
-) -> None:
-    assert_problem(upload(image), 422, code)
-    assert count(engine, ContactRecord) == 0
-
-
-def test_a_truncated_real_card_is_a_422_problem(upload: Upload, card_png: bytes) -> None:
-    assert_problem(upload(card_png[: len(card_png) // 2]), 422, "corrupt_image")
-
-
-def test_an_image_over_the_byte_limit_is_a_413_problem(
-    app: FastAPI, upload: Upload, engine: Engine, card_png: bytes
-) -> None:
-    app.state.max_upload_bytes = 1000  # Content-Length alone is over the limit: refused before reading
-    assert_problem(upload(card_png), 413, "image_too_large")
-    assert count(engine, ContactRecord) == 0 and not any(app.state.blobs.root.rglob("*"))
-
-
-def test_the_image_part_is_read_only_up_to_the_limit(app: FastAPI, upload: Upload, card_png: bytes) -> None:
-    app.state.max_upload_bytes = (
-        len(card_png) - 1
-    )  # the body passes the Content-Length check; the part does not
-    assert_problem(upload(card_png), 413, "image_too_large")
-
-
-def test_an_image_over_the_pixel_limit_is_a_422_before_ocr(
-    app: FastAPI, upload: Upload, card_png: bytes
-) -> None:
-    app.state.max_upload_pixels = 10_000
-    body = assert_problem(upload(card_png), 422, "image_too_large")
-    assert "pixels" in body["detail"]
-
-
-def test_an_upload_without_metadata_is_a_422_problem(upload: Upload, card_png: bytes) -> None:
-    body = assert_problem(upload(card_png, None), 422, "invalid_request")
-    assert {"loc": ["body", "metadata"], "msg": "Field required"} in body["errors"]
-
-
-def test_an_upload_with_an_unknown_basis_is_a_422_problem(
-    upload: Upload, card_png: bytes, engine: Engine
-) -> None:
-    body = assert_problem(upload(card_png, {"attestation": {"basis": "found_it"}}), 422, "invalid_request")
-    assert body["errors"][0]["loc"][:4] == ["body", "metadata", "attestation", "basis"]
-    assert count(engine, ContactRecord) == 0
-
-
-def test_metadata_that_is_not_json_is_a_422_problem(client: TestClient, uploader_caller: Any) -> None:
-    response = client.post(
-        "/v1/cards",
-        headers=uploader_caller.headers,
-        files={"image": ("card.png", b"x", "image/png")},
-        data={"metadata": "{not json"},
-    )
-    assert_problem(response, 422, "invalid_request")
-
-
-def test_a_body_that_is_not_multipart_is_a_415_problem(client: TestClient, uploader_caller: Any) -> None:
-    response = client.post("/v1/cards", headers=uploader_caller.headers, json={"image": "x"})
-    assert_problem(response, 415, "unsupported_media_type")
-
-
-def test_the_same_image_twice_is_one_card(upload: Upload, engine: Engine, card_png: bytes) -> None:
-    first, second = upload(card_png), upload(card_png)
-    assert (first.status_code, second.status_code) == (201, 200)
-    assert second.json()["id"] == first.json()["id"]
-    assert count(engine, ContactRecord) == 1 and count(engine, Source) == 1
-
-
-# --- who may see what --------------------------------------------------------------------------
 
 
 def test_a_request_without_a_key_is_a_401_problem(client: TestClient) -> None:
     response = client.get("/v1/cards")
     assert_problem(response, 401, "unauthorized")
     assert response.headers["www-authenticate"] == "Bearer"
-
-
-def test_an_upload_with_a_wrong_key_is_a_401_problem(client: TestClient) -> None:
-    response = client.post(
-        "/v1/cards",
-        headers={"Authorization": "Bearer cv_nope"},
-        files={"image": ("c.png", b"x", "image/png")},
-    )
-    assert_problem(response, 401, "unauthorized")
 
 
 @pytest.mark.parametrize("role_caller", ["catalog_caller", "partner_caller", "admin_caller"])
@@ -302,9 +73,6 @@ def test_another_uploaders_card_is_404_on_every_card_endpoint(
             str(card_id + 1000), "N"
         )
     assert client.get(f"/v1/cards/{card_id}", headers=other_uploader_caller.headers).status_code == 200
-
-
-# --- reading --------------------------------------------------------------------------------------
 
 
 def test_the_list_holds_only_own_cards_newest_first_in_pages(
@@ -363,9 +131,6 @@ def test_a_card_without_a_stored_image_answers_404_for_the_image(
     assert_problem(
         client.get(f"/v1/cards/{card_id}/image", headers=uploader_caller.headers), 404, "not_found"
     )
-
-
-# --- correcting and changing uses -----------------------------------------------------------------
 
 
 def test_a_correction_keeps_the_ocr_value_and_the_history(
@@ -492,9 +257,6 @@ def test_an_attestation_and_its_revocation_together_are_a_422(
     assert_problem(response, 422, "invalid_attestation")
 
 
-# --- deleting -------------------------------------------------------------------------------------
-
-
 def test_delete_removes_the_record_its_rows_and_its_image(
     app: FastAPI, client: TestClient, store: Store, engine: Engine, uploader_caller: Any, card_png: bytes
 ) -> None:
@@ -502,12 +264,12 @@ def test_delete_removes_the_record_its_rows_and_its_image(
         uploader_caller, image=card_png, name="Ada Lovelace", email="ada@example.com", uses=[Use.catalog]
     )
     key = hashlib.sha256(card_png).hexdigest()
-    assert app.state.blobs.exists(key)
+    assert app.state.services.blobs.exists(key)
     response = client.delete(f"/v1/cards/{card_id}", headers=uploader_caller.headers)
     assert response.status_code == 204 and response.content == b""
     for model in (ContactRecord, FieldValue, Attestation, PermittedUse, Source, ExtractionRun):
         assert count(engine, model) == 0, model.__name__
-    assert not app.state.blobs.exists(key)
+    assert not app.state.services.blobs.exists(key)
     assert_problem(client.get(f"/v1/cards/{card_id}", headers=uploader_caller.headers), 404, "not_found")
     with Session(engine) as session:
         event = session.exec(select(AuditEvent).where(AuditEvent.action == "deleted")).one()
@@ -525,7 +287,7 @@ def test_delete_keeps_an_image_another_uploaders_card_uses(
     mine = store(uploader_caller, image=card_png, name="Ada Lovelace")
     store(other_uploader_caller, image=card_png, name="Ada Lovelace")
     assert client.delete(f"/v1/cards/{mine}", headers=uploader_caller.headers).status_code == 204
-    assert app.state.blobs.exists(hashlib.sha256(card_png).hexdigest())
+    assert app.state.services.blobs.exists(hashlib.sha256(card_png).hexdigest())
 
 
 def test_delete_keeps_the_partner_disclosure_log_without_the_card(
@@ -541,9 +303,6 @@ def test_delete_keeps_the_partner_disclosure_log_without_the_card(
     with Session(engine) as session:
         logged = session.exec(select(Disclosure)).one()
     assert logged.record_id is None and logged.subject_id is not None  # Shine-the-Light still answers
-
-
-# --- export -------------------------------------------------------------------------------------
 
 
 def test_the_vcard_export_parses_with_vobject_and_holds_only_own_cards(

@@ -11,8 +11,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from api.routes import catalog as catalog_routes
-from models.records import set_attestation, set_uses
-from models.tables import ContactRecord, Principal, Use
+from models.enums import Use
+from models.tables import ContactRecord, Principal
+from services.records import set_attestation, set_uses
 
 StoreCard = Callable[..., ContactRecord]
 CATALOG = [Use.catalog]

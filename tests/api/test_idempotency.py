@@ -20,7 +20,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from api import uploads
 from ingest.errors import OcrEngineError
 from models.tables import ContactRecord, IdempotencyKey, Source, UploadJob, utcnow
 
@@ -127,7 +126,7 @@ def test_a_5xx_answer_releases_the_key_so_a_retry_runs_again(
         raise OcrEngineError("tesseract crashed")
 
     with monkeypatch.context() as patched:
-        patched.setattr(uploads, "run_pipeline", broken)
+        patched.setattr(client.app.state.ocr, "extract", broken)
         failed = post(client, uploader_caller, NOT_AN_IMAGE, "key-6")
     assert (failed.status_code, failed.json()["code"]) == (500, "ocr_failed")
     assert rows(engine, IdempotencyKey) == []

@@ -9,7 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from models.tables import ContactRecord, Invite, Principal, Use
+from models.enums import Use
+from models.tables import ContactRecord, Invite, Principal
 
 StoreCard = Callable[..., ContactRecord]
 

@@ -85,9 +85,9 @@ def test_a_finished_job_keeps_no_notes_file_name_or_image(
         assert row is not None
         assert row.blob_key is None and row.metadata_ == {"sha256": key, "byte_size": len(NOT_AN_IMAGE)}
     deadline = time.monotonic() + 10  # the image is deleted just after the job's final commit
-    while app.state.blobs.exists(key) and time.monotonic() < deadline:
+    while app.state.services.blobs.exists(key) and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert not app.state.blobs.exists(key)  # a failed job's image is not kept
+    assert not app.state.services.blobs.exists(key)  # a failed job's image is not kept
 
 
 def test_another_uploaders_job_answers_404(
@@ -107,7 +107,7 @@ def test_jobs_are_for_uploaders_only(client: TestClient, partner_caller: Any) ->
 def test_a_job_left_running_by_a_crash_is_run_again_at_startup(
     app: FastAPI, engine: Engine, uploader_caller: Any
 ) -> None:
-    key = app.state.blobs.put(NOT_AN_IMAGE)
+    key = app.state.services.blobs.put(NOT_AN_IMAGE)
     with Session(engine, expire_on_commit=False) as session:
         crashed = UploadJob(
             principal_id=uploader_caller.id,

@@ -21,7 +21,8 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
 
 from api.routes.subjects import RateLimiter
-from models.tables import ContactRecord, Principal, Role, Use
+from models.enums import Role, Use
+from models.tables import ContactRecord, Principal
 
 EXAMPLES = 25
 ROLE_BY_TAG: dict[str, Role | None] = {

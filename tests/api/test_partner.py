@@ -11,8 +11,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from api.routes import partner as partner_routes
-from models.records import set_uses
-from models.tables import AuditEvent, ContactRecord, Disclosure, Principal, Role, Use
+from models.enums import Role, Use
+from models.tables import AuditEvent, ContactRecord, Disclosure, Principal
+from services.records import set_uses
 
 StoreCard = Callable[..., ContactRecord]
 SHARED = [Use.partner_sharing]
@@ -118,7 +119,7 @@ def test_nothing_is_sent_when_the_disclosure_log_cannot_be_committed(
 def test_a_revoked_partner_key_is_refused(
     client: TestClient, make_caller: Callable[[Role, str], Any], engine: Engine
 ) -> None:
-    from models.principals import revoke_principal
+    from services.principals import revoke_principal
 
     caller = make_caller(Role.partner, "former-partner")
     assert client.get("/v1/partner/contacts", headers=caller.headers).status_code == 200

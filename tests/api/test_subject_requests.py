@@ -12,7 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from api.routes.subjects import RateLimiter
-from models.tables import ContactRecord, Principal, Suppression, SuppressionReason, Use
+from models.enums import SuppressionReason, Use
+from models.tables import ContactRecord, Principal, Suppression
 
 StoreCard = Callable[..., ContactRecord]
 ALL_USES = [Use.catalog, Use.partner_sharing, Use.invites]

@@ -21,7 +21,8 @@ from sqlmodel import Session, SQLModel
 import models.tables  # noqa: F401
 from models import migrate
 from models.db import make_engine
-from models.tables import Principal, Role
+from models.enums import Role
+from models.tables import Principal
 
 
 def _schema(url: str) -> dict[str, Any]:

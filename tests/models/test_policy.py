@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from models import policy
+from models.enums import Basis, SuppressionReason, Use
 from models.policy import (
     POLICY,
     FieldRule,
@@ -28,18 +29,8 @@ from models.policy import (
     visible_field_names,
     visible_fields,
 )
-from models.records import AttestationInput, set_attestation, set_uses
-from models.tables import (
-    Attestation,
-    Basis,
-    ContactRecord,
-    FieldValue,
-    Principal,
-    Subject,
-    Suppression,
-    SuppressionReason,
-    Use,
-)
+from models.tables import Attestation, ContactRecord, FieldValue, Principal, Subject, Suppression
+from services.records import AttestationInput, set_attestation, set_uses
 
 pytestmark = pytest.mark.usefixtures("settings_salt_forbidden")
 

@@ -1,0 +1,144 @@
+"""One settings object: every environment variable the project reads is a field here.
+
+As in the FastAPI full-stack template, the settings are read once, at start-up, by a front
+(the ``cards`` command, the HTTP app, a benchmark) and passed down explicitly: no other
+module reads the environment, and nothing is read at import time. A wrong value stops the
+program at start-up with ``invalid_config`` naming the variable, instead of surfacing later
+as a confusing failure in the middle of a batch. README's "Settings" table lists them all
+(a test keeps the table equal to this class).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import InvalidConfigError
+
+Profile = Literal["accurate", "fast"]
+
+
+class Settings(BaseSettings):
+    """The project's configuration; field aliases are the environment variables' names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    database_url: str = Field(
+        default="sqlite:///./var/cards.db",
+        alias="DATABASE_URL",
+        description="Where records live: SQLite (the embedded default) or `postgresql+psycopg://…`.",
+    )
+    blob_dir: Path = Field(
+        default=Path("./var/blobs"), alias="CARDS_BLOB_DIR", description="Folder of the card images."
+    )
+    # Keys the hashes of e-mails and phones in the suppression list and subject index. Losing it
+    # means suppressed people can no longer be recognised: set it explicitly in production.
+    suppression_salt: str = Field(
+        default="",
+        alias="CARDS_SUPPRESSION_SALT",
+        description="Secret key of the e-mail/phone hashes; empty: a random key in `./var/suppression.salt`.",
+    )
+    default_region: str = Field(
+        default="US",
+        alias="CARDS_DEFAULT_REGION",
+        pattern=r"^[A-Za-z]{2}$",
+        description="Country of a phone number when the card gives none (ISO 3166 alpha-2).",
+    )
+    attestation_version: str = Field(
+        default="2026-11",
+        alias="CARDS_ATTESTATION_VERSION",
+        min_length=1,
+        description="Version of the attestation text uploaders agree to, stored with each attestation.",
+    )
+    invite_cooldown_days: int = Field(
+        default=90,
+        alias="CARDS_INVITE_COOLDOWN_DAYS",
+        ge=0,
+        description="No second invite within this many days.",
+    )
+    ocr_timeout: float = Field(
+        default=60.0,
+        alias="CARDS_OCR_TIMEOUT",
+        gt=0,
+        description="Seconds one OCR call may take (`ocr_timeout`).",
+    )
+    ocr_lang: str = Field(
+        default="eng",
+        alias="CARDS_OCR_LANG",
+        pattern=r"^[A-Za-z_]+(\+[A-Za-z_]+)*$",
+        description="Tesseract language data, e.g. `eng` or `eng+deu`.",
+    )
+    second_pass_below: float = Field(
+        default=0.8,
+        alias="CARDS_SECOND_PASS_BELOW",
+        ge=0,
+        le=2,
+        description="Accurate profile: a sparse-text pass runs when the first reads below this per letter.",
+    )
+    profile: Profile = Field(
+        default="accurate", alias="CARDS_PROFILE", description="Extraction profile: `accurate` or `fast`."
+    )
+    max_image_bytes: int = Field(
+        default=40 * 1024 * 1024,
+        alias="CARDS_MAX_IMAGE_BYTES",
+        ge=1,
+        description="Largest image file accepted (413 over HTTP).",
+    )
+    max_image_pixels: int = Field(
+        default=50_000_000,
+        alias="CARDS_MAX_IMAGE_PIXELS",
+        ge=1,
+        description="Most pixels an image may declare (checked from the header, before decoding).",
+    )
+    ocr_workers: int = Field(
+        default=0,
+        alias="CARDS_OCR_WORKERS",
+        ge=0,
+        description="OCR processes of the HTTP API; 0: one per core.",
+    )
+    job_concurrency: int = Field(
+        default=0,
+        alias="CARDS_JOB_CONCURRENCY",
+        ge=0,
+        description="Async upload jobs run at once; 0: one per core.",
+    )
+    opt_out_per_minute: int = Field(
+        default=10,
+        alias="CARDS_OPT_OUT_PER_MINUTE",
+        ge=1,
+        description="Public opt-out requests per client address per minute.",
+    )
+
+    @field_validator("default_region")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field (its alias); an alias is returned as it is."""
+    info = Settings.model_fields.get(field)
+    return (info.alias or field.upper()) if info is not None else field
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings; a wrong value is ``invalid_config`` naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False):
+            field = str(error["loc"][0]) if error.get("loc") else "?"
+            name = env_name(field)
+            problems.append(f"{name}: {error['msg']}")
+        raise InvalidConfigError(f"Invalid settings: {'; '.join(problems)}.") from exc
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once (for the fronts: the CLI, the HTTP app, benchmarks)."""
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Card images in, extractions out: load → preprocess → OCR → fields. Knows nothing of storage or HTTP."""

@@ -1,0 +1,40 @@
+"""What a front hands the services when a card arrives: the upload's metadata (the "create" schema).
+
+As in the FastAPI template, input schemas live apart from the tables; the HTTP API takes
+:class:`CardMetadata` as the JSON ``metadata`` part of an upload, the web pages build it
+from their form, and :mod:`services.uploads` stores it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from models.enums import Basis, Use
+
+
+class ClientDetails(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    app_version: str | None = Field(default=None, max_length=64)
+    device_id: str | None = Field(default=None, max_length=128)
+
+
+class AttestationIn(BaseModel):
+    basis: Basis
+    basis_text: str | None = Field(default=None, max_length=2000)
+    text_version: str | None = Field(default=None, max_length=64, description="Version of the text shown.")
+
+    @model_validator(mode="after")
+    def other_needs_text(self) -> AttestationIn:
+        if self.basis is Basis.other and not (self.basis_text or "").strip():
+            raise ValueError("basis 'other' needs basis_text")
+        return self
+
+
+class CardMetadata(BaseModel):
+    """The JSON ``metadata`` part of an upload."""
+
+    attestation: AttestationIn | None = None
+    uses: list[Use] = Field(default_factory=list)
+    client: ClientDetails = Field(default_factory=ClientDetails)
+    region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    notes: str | None = Field(default=None, max_length=2000)
