@@ -57,8 +57,80 @@ class Settings(BaseSettings):
     invite_cooldown_days: int = Field(
         default=90,
         alias="CARDS_INVITE_COOLDOWN_DAYS",
-        ge=0,
+        ge=1,
         description="No second invite within this many days.",
+    )
+    invite_lifetime_cap: int = Field(
+        default=1,
+        alias="CARDS_INVITE_LIFETIME_CAP",
+        ge=1,
+        le=5,
+        description="Invites a person may ever get (never automatic reminders).",
+    )
+    invite_claim_minutes: int = Field(
+        default=60,
+        alias="CARDS_INVITE_CLAIM_MINUTES",
+        ge=1,
+        description="How long a mailer's claim on a candidate lasts before it is released.",
+    )
+    controller_name: str = Field(
+        default="cardvault (demo controller)",
+        alias="CARDS_CONTROLLER_NAME",
+        min_length=1,
+        description="Who holds the data, as notices and the register name it.",
+    )
+    controller_contact: str = Field(
+        default="privacy@cardvault.invalid",
+        alias="CARDS_CONTROLLER_CONTACT",
+        min_length=1,
+        description="How people reach the privacy officer (notices, register).",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        alias="CARDS_PUBLIC_URL",
+        pattern=r"^https?://",
+        description="The service's public address, for the opt-out links in notices and invites.",
+    )
+    retain_images_days: int = Field(
+        default=365, alias="CARDS_RETAIN_IMAGES_DAYS", ge=0, description="Card images (0: keep them)."
+    )
+    retain_ocr_days: int = Field(
+        default=365,
+        alias="CARDS_RETAIN_OCR_DAYS",
+        ge=0,
+        description="OCR text and value boxes (0: keep them).",
+    )
+    retain_unused_months: int = Field(
+        default=24,
+        alias="CARDS_RETAIN_UNUSED_MONTHS",
+        ge=0,
+        description="Records with no permitted use, unchanged this long, are deleted (0: keep them).",
+    )
+    retain_ledger_days: int = Field(
+        default=1098,
+        alias="CARDS_RETAIN_LEDGER_DAYS",
+        ge=400,
+        description="Disclosure log and ledger (Shine-the-Light covers the previous calendar year).",
+    )
+    retain_audit_days: int = Field(
+        default=2196, alias="CARDS_RETAIN_AUDIT_DAYS", ge=0, description="Audit events (0: keep them)."
+    )
+    retain_jobs_days: int = Field(
+        default=30,
+        alias="CARDS_RETAIN_JOBS_DAYS",
+        ge=1,
+        description="Finished upload jobs and invite claims.",
+    )
+    report_dir: Path = Field(
+        default=Path("./var/reports"),
+        alias="CARDS_REPORT_DIR",
+        description="Where `cards import` writes its reports.",
+    )
+    retain_reports_days: int = Field(
+        default=30,
+        alias="CARDS_RETAIN_REPORTS_DAYS",
+        ge=1,
+        description="Import reports under `./var/reports`.",
     )
     ocr_timeout: float = Field(
         default=60.0,

@@ -40,7 +40,26 @@ class Basis(StrEnum):
 
 
 class SuppressionReason(StrEnum):
+    """Why a person's hashes must not be used (for the purposes the policy names)."""
+
     opt_out_invites = "opt_out_invites"
     opt_out_partners = "opt_out_partners"
     erased = "erased"
     child = "child"
+    restricted = "restricted"  # GDPR Art. 18: kept, shown to the uploader, used for nothing else; liftable
+    user = "user"  # already a user of the service: never invited
+
+
+class KeyKind(StrEnum):
+    """What a subject key hashes: an e-mail, an E.164 phone, or a full name with a company or web domain."""
+
+    email = "email"
+    phone = "phone"
+    name_org = "name_org"
+
+
+class NoticeTrigger(StrEnum):
+    """What made a notice to the person (GDPR Art. 14) due."""
+
+    first_use = "first_use"  # a record of the person may now be used beyond its uploader's address book
+    invite = "invite"  # sent inside the first invite

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from models.enums import Basis, Channel, Role, SuppressionReason, Use
+from models.enums import Basis, Channel, NoticeTrigger, Role, SuppressionReason, Use
 
 # Named constraints, so that future migrations (SQLite batch mode included) can drop and alter them.
 SQLModel.metadata.naming_convention = {
@@ -85,7 +85,12 @@ class Subject(SQLModel, table=True):
 
 
 class SubjectKey(SQLModel, table=True):
-    """Salted hashes of a subject's normalised e-mails and E.164 phones, to resolve new records."""
+    """Salted hashes of a subject's normalised e-mails, E.164 phones and name + company/domain.
+
+    ``kind`` is a :class:`~models.enums.KeyKind` value. E-mail and phone keys identify a person
+    (an invite or a partner needs one); a name + company key only links a card without either
+    to the same person, so that opt-outs and erasure reach it.
+    """
 
     __table_args__ = (UniqueConstraint("kind", "key_hash", name="uq_subjectkey_kind_hash"),)
     id: int | None = Field(default=None, primary_key=True)
@@ -178,7 +183,11 @@ class Suppression(SQLModel, table=True):
 
 
 class Disclosure(SQLModel, table=True):
-    """One disclosure of one record to one partner (for Shine-the-Light and accountability)."""
+    """One disclosure of one record to one partner (for Shine-the-Light and accountability).
+
+    Erasing the person turns each of their rows into :class:`DisclosureLedger` rows (no
+    contact data, keyed by the person's hashes), so their rights still work afterwards.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="principal.id", index=True)
@@ -264,3 +273,91 @@ class UploadJob(SQLModel, table=True):
     error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
+
+
+class DisclosureLedger(SQLModel, table=True):
+    """What an erasure keeps of a disclosure: recipient, time, categories, keyed by the person's hashes.
+
+    No contact data and no record: enough for a Shine-the-Light answer (Cal. Civ. Code
+    § 1798.83) after erasure, and for telling the recipients (GDPR Art. 19).
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="principal.id", index=True)
+    disclosure_ref: int  # the erased Disclosure row's id: one disclosure, one count, whatever the hashes
+    key_hash: str = Field(max_length=64, index=True)
+    categories: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    purpose: str
+    direct_marketing: bool = True
+    disclosed_at: datetime = _ts(index=True)
+    recorded_at: datetime = _ts()
+
+
+class PartnerSuppression(SQLModel, table=True):
+    """A recipient's notice that a person erased or opted out: hashes the partner can match, nothing else.
+
+    ``identifier_hash`` is the plain SHA-256 of the normalised e-mail or E.164 phone the partner
+    was sent (it holds the value already; our salted hashes would mean nothing to it).
+    """
+
+    __table_args__ = (
+        UniqueConstraint(
+            "partner_id", "identifier_hash", "reason", name="uq_partnersuppression_partner_hash"
+        ),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    partner_id: int = Field(foreign_key="principal.id", index=True)
+    kind: str  # email | phone
+    identifier_hash: str = Field(max_length=64)
+    reason: SuppressionReason
+    created_at: datetime = _ts(index=True)
+
+
+class PartnerProfile(SQLModel, table=True):
+    """The partner registry: who a partner is, by contract, and what it receives."""
+
+    principal_id: int = Field(foreign_key="principal.id", primary_key=True)
+    legal_name: str
+    postal_address: str = Field(sa_column=Column(Text, nullable=False))
+    country: str = Field(max_length=2)
+    contract_ref: str
+    purposes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    registered_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Notice(SQLModel, table=True):
+    """The notice owed to a person whose data is used beyond its uploader's address book (GDPR Art. 14)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True, unique=True, ondelete="CASCADE")
+    trigger: NoticeTrigger
+    due_at: datetime = _ts(index=True)
+    sent_at: datetime | None = _ts(nullable=True)
+    sent_by: int | None = Field(default=None, foreign_key="principal.id")
+    created_at: datetime = _ts()
+
+
+class InviteClaim(SQLModel, table=True):
+    """A candidate reserved by a mailer before the invite is sent: confirmed (sent) or released.
+
+    At most one open claim per person (unique ``open_subject_id``, cleared when the claim
+    ends), so two mailers never write to the same person; an unconfirmed claim expires.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
+    open_subject_id: int | None = Field(default=None, unique=True)
+    record_id: int | None = Field(default=None, foreign_key="contactrecord.id", ondelete="SET NULL")
+    claimed_by: int = Field(foreign_key="principal.id")
+    claimed_at: datetime = _ts()
+    expires_at: datetime = _ts()
+    status: str = Field(default="reserved", index=True)  # reserved | sent | released | expired
+
+
+class KeyCheck(SQLModel, table=True):
+    """A fingerprint of the suppression key this database's hashes were made with: refuse another."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    fingerprint: str = Field(max_length=64)
+    created_at: datetime = _ts()

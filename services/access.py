@@ -20,6 +20,7 @@ from models.tables import (
     AuditEvent,
     ContactRecord,
     Disclosure,
+    DisclosureLedger,
     ExtractionRun,
     FieldCorrection,
     FieldValue,
@@ -30,6 +31,7 @@ from models.tables import (
 )
 from services.disclosures import disclosures_of
 from services.names import PrincipalNames
+from services.notices import notice_state
 from services.subjects import resolve_contact, subject_keys
 from services.values import record_values
 
@@ -135,13 +137,21 @@ def access_report(
     *,
     email: str | None = None,
     phone: str | None = None,
+    name: str | None = None,
+    company: str | None = None,
     salt: bytes,
     region: str | None = None,
 ) -> dict[str, Any]:
-    """Everything stored about a person, where it came from and to whom it went (JSON-ready; read-only)."""
-    given, subjects = resolve_contact(session, email=email, phone=phone, salt=salt, region=region)
+    """Everything stored about a person, where it came from and to whom it went (JSON-ready; read-only).
+
+    Also what an erasure kept: the disclosure ledger (recipient, time, categories) and the
+    suppressions in force, found by the person's hashes.
+    """
+    given, subjects = resolve_contact(
+        session, email=email, phone=phone, salt=salt, region=region, name=name, company=company
+    )
     subject_ids = [s.id for s in subjects if s.id is not None]
-    name = PrincipalNames(session)
+    names = PrincipalNames(session)
     records = session.exec(
         select(ContactRecord)
         .where(col(ContactRecord.subject_id).in_(subject_ids))
@@ -170,10 +180,10 @@ def access_report(
         "subjects": [
             {"id": s.id, "created_at": iso_utc(s.created_at), "is_user": s.is_user} for s in subjects
         ],
-        "records": [_record_report(session, r, name) for r in records],
+        "records": [_record_report(session, r, names) for r in records],
         "disclosures": [
             {
-                "partner": name(d.partner_id),
+                "partner": names(d.partner_id),
                 "record_id": d.record_id,
                 "categories": d.categories,
                 "purpose": d.purpose,
@@ -183,21 +193,44 @@ def access_report(
             for d in disclosures
         ],
         "invites": [
-            {"record_id": i.record_id, "sent_by": name(i.sent_by), "sent_at": iso_utc(i.sent_at)}
+            {"record_id": i.record_id, "sent_by": names(i.sent_by), "sent_at": iso_utc(i.sent_at)}
             for i in invites
         ],
+        "notices": notice_state(session, subject_ids),
+        "ledger": _ledger_report(session, {h for _, h in keys}, names),
         "suppressions": _suppression_report(suppressions),
         "history": [
             {
                 "at": iso_utc(e.at),
                 "action": e.action,
-                "actor": name(e.actor_id),
+                "actor": names(e.actor_id),
                 "record_id": e.record_id,
                 "details": e.details,
             }
             for e in events
         ],
     }
+
+
+def _ledger_report(session: Session, hashes: set[str], names: PrincipalNames) -> list[dict[str, Any]]:
+    """Disclosures kept after an erasure, one per disclosure (a disclosure has a row per hash)."""
+    rows = session.exec(
+        select(DisclosureLedger)
+        .where(col(DisclosureLedger.key_hash).in_(hashes))
+        .order_by(col(DisclosureLedger.disclosed_at), col(DisclosureLedger.id))
+    ).all()
+    seen: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(
+            row.disclosure_ref,
+            {
+                "partner": names(row.partner_id),
+                "categories": row.categories,
+                "purpose": row.purpose,
+                "disclosed_at": iso_utc(row.disclosed_at),
+            },
+        )
+    return list(seen.values())
 
 
 def _suppression_report(rows: Sequence[Suppression]) -> list[dict[str, Any]]:

@@ -14,8 +14,6 @@ and :func:`drop_orphans` removes companies nobody vouches for any more.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,40 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.errors import BadArgumentsError
+from models.keys import normalise_company, web_domain
 from models.policy import qualifying_records, visible_field_names, visible_fields
 from models.tables import CatalogCompany, CatalogLink, ContactRecord, FieldValue, utcnow
 from services.errors import NotFoundError
 from services.paging import MAX_ID, decode_cursor, encode_cursor
 from services.values import record_values
 
-LEGAL_WORDS = {
-    "inc", "llc", "ltd", "limited", "co", "corp", "corporation", "company", "gmbh", "ag", "sa", "sarl", "srl",
-    "bv", "nv", "plc", "pte", "pty", "kk", "llp", "lp", "spa", "ab", "as", "oy", "kg", "the", "sas", "se",
-    "sl", "ltda", "pvt", "oyj",
-}  # fmt: skip
-
 _IN_BATCH = 5_000  # ids per IN list (SQLite allows 32,766 parameters; PostgreSQL 65,535)
-
-
-def normalise_company(name: str) -> str:
-    """Case, accents, punctuation and legal suffixes do not make another company.
-
-    Letters of any script count (a name in kana or Cyrillic has a key too); only the Latin
-    legal suffixes in :data:`LEGAL_WORDS` are dropped. Dots and apostrophes join rather
-    than split, so ``S.A.`` is ``sa`` and ``McDonald's`` is ``mcdonalds``.
-    """
-    text = unicodedata.normalize("NFKD", name)
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
-    text = re.sub(r"[.'’]", "", text)
-    words = [w for w in re.findall(r"[^\W_]+", text) if w not in LEGAL_WORDS]
-    return " ".join(words)
-
-
-def web_domain(value: str) -> str | None:
-    """``https://www.Acme.com:443/about`` → ``acme.com``: the host that identifies a company."""
-    host = re.sub(r"^(?:[a-z][a-z0-9+.-]*://)?(?:www\d?\.)?", "", value.strip().casefold())
-    host = re.split(r"[/?#]", host, maxsplit=1)[0].rsplit("@", 1)[-1].split(":")[0].strip(".")
-    return host if re.fullmatch(r"[\w.-]+", host) else None  # no spaces, controls or NULs
 
 
 def link_record(session: Session, record: ContactRecord, values: list[FieldValue]) -> CatalogCompany | None:

@@ -30,6 +30,8 @@ from models.tables import (
     FieldCorrection,
     FieldValue,
     Invite,
+    InviteClaim,
+    Notice,
     PermittedUse,
     Principal,
     Source,
@@ -136,10 +138,13 @@ def delete_records(
             Invite,
             or_(col(Invite.record_id).in_(record_ids), col(Invite.subject_id).in_(subject_ids)),
         )
+        _delete(session, InviteClaim, col(InviteClaim.subject_id).in_(subject_ids))
+        _delete(session, Notice, col(Notice.subject_id).in_(subject_ids))
     else:
         for model in (Disclosure, Invite):
             _unlink(session, model, record_ids)
     _unlink(session, UploadJob, record_ids)
+    _unlink(session, InviteClaim, record_ids)
     _delete(session, CatalogLink, col(CatalogLink.record_id).in_(record_ids))
     result.records += _delete(session, ContactRecord, col(ContactRecord.id).in_(record_ids))
     drop_orphans(session)  # derived catalog data nobody vouches for any more
@@ -195,7 +200,9 @@ def _drop_forgotten_subjects(session: Session, subject_ids: Iterable[int]) -> in
             session.exec(select(model.id).where(model.subject_id == subject_id).limit(1)).first() is not None
             for model in (ContactRecord, Invite, Disclosure)
         )
-        if not referenced:
+        if not referenced:  # its notice and claims meant nothing without a record
+            _delete(session, InviteClaim, col(InviteClaim.subject_id) == subject_id)
+            _delete(session, Notice, col(Notice.subject_id) == subject_id)
             deleted += _delete(session, SubjectKey, col(SubjectKey.subject_id) == subject_id)
             _delete(session, Subject, col(Subject.id) == subject_id)
     return deleted

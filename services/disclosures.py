@@ -1,9 +1,10 @@
 """Disclosures to partners: the partner read path (each disclosure logged first) and Shine-the-Light.
 
-Partner disclosures are logged per record with data categories derived from the fields
-actually sent (see :data:`FIELD_CATEGORIES`, worded after Cal. Civ. Code § 1798.83). The
-log rows are added to the caller's transaction: commit before handing the data over, so
-nothing leaves unlogged.
+Only a partner in the partner registry reads shared contacts. Disclosures are logged per
+record with data categories derived from the fields actually sent (see
+:data:`FIELD_CATEGORIES`, worded after Cal. Civ. Code § 1798.83). The log rows are added to
+the caller's transaction: commit before handing the data over, so nothing leaves unlogged.
+After an erasure the ledger (:mod:`services.recipients`) answers for the person.
 """
 
 from __future__ import annotations
@@ -17,13 +18,12 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from core.errors import BadArgumentsError
-from models.enums import Role
 from models.policy import qualifying_records, visible_fields
-from models.tables import ContactRecord, Disclosure, FieldValue, Principal
+from models.tables import ContactRecord, Disclosure, DisclosureLedger, FieldValue, PartnerProfile, Principal
 from services.audit import audit
-from services.errors import ForbiddenError
 from services.names import PrincipalNames
-from services.subjects import resolve_contact
+from services.partners import require_registered
+from services.subjects import resolve_contact, subject_keys
 from services.values import values_by_record
 
 FIELD_CATEGORIES: dict[str, str] = {
@@ -53,43 +53,75 @@ def shine_the_light(
     *,
     email: str | None = None,
     phone: str | None = None,
+    name: str | None = None,
+    company: str | None = None,
     year: int,
     salt: bytes,
     region: str | None = None,
 ) -> dict[str, Any]:
-    """California Civil Code § 1798.83: who got the person's data for direct marketing in ``year`` (UTC)."""
+    """California Civil Code § 1798.83: who got the person's data for direct marketing in ``year`` (UTC).
+
+    Each recipient by its registry entry (legal name and postal address) with the categories
+    of data sent. Disclosures of an erased person are answered from the ledger (by hash).
+    """
     if not 1970 <= year <= 9998:
         raise BadArgumentsError("Give the calendar year as four digits, e.g. 2026.")
-    _, subjects = resolve_contact(session, email=email, phone=phone, salt=salt, region=region)
+    given, subjects = resolve_contact(
+        session, email=email, phone=phone, salt=salt, region=region, name=name, company=company
+    )
     subject_ids = [s.id for s in subjects if s.id is not None]
     record_ids = [
         r
         for r in session.exec(select(ContactRecord.id).where(col(ContactRecord.subject_id).in_(subject_ids)))
         if r is not None
     ]
+    hashes = {h for _, h in given | subject_keys(session, subject_ids)}
     start, end = datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
-    rows: Sequence[Disclosure] = session.exec(
-        disclosures_of(subject_ids, record_ids)
-        .where(
+    live: Sequence[Disclosure] = session.exec(
+        disclosures_of(subject_ids, record_ids).where(
             col(Disclosure.direct_marketing).is_(True),
             col(Disclosure.disclosed_at) >= start,
             col(Disclosure.disclosed_at) < end,
         )
-        .order_by(col(Disclosure.disclosed_at))
+    ).all()
+    ledger = session.exec(
+        select(DisclosureLedger).where(
+            col(DisclosureLedger.key_hash).in_(hashes),
+            col(DisclosureLedger.direct_marketing).is_(True),
+            col(DisclosureLedger.disclosed_at) >= start,
+            col(DisclosureLedger.disclosed_at) < end,
+        )
     ).all()
     by_partner: dict[int, dict[str, Any]] = {}
-    name = PrincipalNames(session)
-    for d in rows:
-        entry = by_partner.setdefault(
-            d.partner_id, {"partner": name(d.partner_id), "categories": set(), "disclosures": 0}
-        )
-        entry["categories"].update(d.categories)
-        entry["disclosures"] += 1
+    name_of = PrincipalNames(session)
+    # A disclosure of an erased person is one ledger row per key hash: count each one once.
+    counted: set[int | None] = set()
+    for partner_id, categories, ref in [
+        *((d.partner_id, d.categories, d.id) for d in live),
+        *((d.partner_id, d.categories, d.disclosure_ref) for d in ledger),
+    ]:
+        entry = by_partner.setdefault(partner_id, _recipient(session, partner_id, name_of))
+        entry["categories"].update(categories)
+        if ref not in counted:
+            counted.add(ref)
+            entry["disclosures"] += 1
     partners = sorted(
         ({**e, "categories": sorted(e["categories"])} for e in by_partner.values()),
-        key=lambda e: e["partner"] or "",
+        key=lambda e: e["legal_name"] or e["partner"] or "",
     )
-    return {"year": year, "found": bool(subject_ids), "partners": partners}
+    return {"year": year, "found": bool(subject_ids) or bool(ledger), "partners": partners}
+
+
+def _recipient(session: Session, partner_id: int, name_of: PrincipalNames) -> dict[str, Any]:
+    profile = session.get(PartnerProfile, partner_id)
+    return {
+        "partner": name_of(partner_id),
+        "legal_name": profile.legal_name if profile else None,
+        "postal_address": profile.postal_address if profile else None,
+        "country": profile.country if profile else None,
+        "categories": set(),
+        "disclosures": 0,
+    }
 
 
 def data_categories(values: Iterable[FieldValue]) -> list[str]:
@@ -107,8 +139,8 @@ def partner_contacts(
     A record with nothing a partner may see is skipped, not disclosed. Page with ``after_id``
     = the last ``id`` returned.
     """
-    if partner.id is None or partner.role is not Role.partner or partner.revoked_at is not None:
-        raise ForbiddenError("Only an active partner reads shared contacts.")
+    require_registered(session, partner)
+    assert partner.id is not None
     if limit < 1:
         raise BadArgumentsError("The page size must be at least 1.")
     contacts: list[dict[str, Any]] = []

@@ -126,5 +126,9 @@ def rotate_key(session: Session, principal: Principal) -> str:
     return key
 
 
+def principal_by_id(session: Session, principal_id: int) -> Principal | None:
+    return session.get(Principal, principal_id)
+
+
 def principal_by_name(session: Session, name: str) -> Principal | None:
     return session.exec(select(Principal).where(Principal.name == name)).first()

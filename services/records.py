@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from ingest.schema import Extraction
 from models.blobs import BlobStore
-from models.enums import Basis, Channel, SuppressionReason, Use
+from models.enums import Basis, Channel, Use
 from models.tables import (
     Attestation,
     ContactRecord,
@@ -29,14 +29,14 @@ from models.tables import (
 from services.audit import audit
 from services.catalog import link_record, relink_record
 from services.deletion import delete_records
-from services.errors import InvalidAttestationError, NotFoundError, SubjectSuppressedError
+from services.errors import InvalidAttestationError, NotFoundError
+from services.notices import ensure_notice
 from services.paging import MAX_ID
 from services.subjects import (
     IDENTIFYING_FIELDS,
+    admit,
     extraction_keys,
-    forget_unbacked_keys,
-    is_suppressed,
-    person_hashes,
+    record_keys,
     refresh_subject,
     resolve_subject,
 )
@@ -107,9 +107,7 @@ def store_extraction(
     if attestation is not None:
         attestation.validate()
     keys = extraction_keys(extraction, salt)
-    # The suppression may name another e-mail or phone of the same person, known from other cards.
-    if keys and is_suppressed(session, person_hashes(session, keys), {SuppressionReason.child}):
-        raise SubjectSuppressedError("This card belongs to a person whose data must not be kept.")
+    admit(session, keys)  # a child's card is refused, whichever of their e-mails, phones or names it shows
     source = Source(
         uploader_id=uploader.id,
         channel=channel,
@@ -166,6 +164,7 @@ def store_extraction(
         session.add(PermittedUse(record_id=record.id, use=use, set_by=uploader.id))
     record.subject_id = resolve_subject(session, keys)
     session.flush()
+    ensure_notice(session, record)
     # The company link is made for every record; whether the catalog may show it is decided
     # at read time by the policy, so a use granted later needs no re-processing.
     link_record(session, record, stored)
@@ -210,6 +209,7 @@ def correct_field(
         raise NotFoundError(f"No value {value_id} on card {record.id}.")
     assert value.id is not None and actor.id is not None
     previous = value.value
+    keys_before = record_keys(session, record, salt) if value.field in IDENTIFYING_FIELDS else set()
     session.add(
         FieldCorrection(
             field_value_id=value.id, previous_value=previous, new_value=new_value, corrected_by=actor.id
@@ -219,8 +219,8 @@ def correct_field(
     record.updated_at = utcnow()
     session.add(value)
     if value.field in IDENTIFYING_FIELDS:
-        refresh_subject(session, record, salt)
-        forget_unbacked_keys(session, value.field, previous, salt, record.region)
+        refresh_subject(session, record, keys_before, salt)
+        ensure_notice(session, record)  # the card may now be another person's
     audit(
         session,
         "corrected",
@@ -245,6 +245,8 @@ def set_uses(session: Session, actor: Principal, record: ContactRecord, uses: se
     for use in uses - before:
         session.add(PermittedUse(record_id=record.id, use=use, set_by=actor.id))
     record.updated_at = utcnow()
+    session.flush()
+    ensure_notice(session, record)
     audit(
         session,
         "uses_changed",
@@ -282,6 +284,8 @@ def set_attestation(
     if attestation is not None:
         session.add(attestation.row(record.id, actor.id, channel))
     record.updated_at = utcnow()
+    session.flush()
+    ensure_notice(session, record)
     audit(
         session,
         "attestation_changed" if attestation else "attestation_revoked",

@@ -1,84 +1,96 @@
-"""Who a card is about: subjects resolved from hashed e-mails and phones, and their suppressions.
+"""Who a card is about: subjects resolved from hashed contacts, and the suppressions they carry.
 
-A person is recognised across uploaders by the salted hashes of their normalised e-mails
-and E.164 phones (:mod:`models.keys`), kept as :class:`SubjectKey` rows. A card whose keys
-meet two subjects proves they are one person: the subjects are merged. Suppressions
-(:class:`Suppression`) are hashes too, so they outlive the records and catch the person's
-future cards. One rule for every path that sets an identifier: :func:`identifying_keys`.
+A person is recognised across uploaders by the salted hashes (:mod:`models.keys`) of their
+normalised e-mails, E.164 phones, and full name with a company or web domain, kept as
+:class:`SubjectKey` rows. A card whose keys meet two subjects proves they are one person:
+the subjects are merged. Suppressions (:class:`Suppression`) are hashes too, so they outlive
+the records and catch the person's future cards.
+
+One rule for every path that sets an identifier — upload, import, async job, correction —
+:func:`admit`: a child's card is refused wherever it comes from, and a correction that moves
+a card to another person carries the first person's suppressions along (a changed e-mail
+must not make an opted-out person usable again).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import insert, update
 from sqlmodel import Session, SQLModel, col, select
 
 from core.errors import BadArgumentsError
 from ingest.schema import Extraction
-from models.enums import SuppressionReason
-from models.keys import contact_keys, key_hash, normalise_email, normalise_phone
-from models.tables import ContactRecord, FieldValue, Subject, SubjectKey, Suppression, utcnow
+from models.enums import KeyKind, SuppressionReason
+from models.keys import key_hash, name_org_keys, normalise_email, normalise_phone, values_keys
+from models.tables import ContactRecord, Notice, Subject, SubjectKey, Suppression, utcnow
 from services.audit import audit
+from services.errors import SubjectSuppressedError
 from services.values import record_values
 
-#: The fields whose values identify a person across cards (hashed into :class:`SubjectKey`).
-IDENTIFYING_FIELDS = ("emails", "phones")
+#: The fields whose values make up a person's keys (a correction of one re-resolves the person).
+IDENTIFYING_FIELDS = ("emails", "phones", "names", "companies", "websites")
+#: Keys that identify a person well enough to write to them or tell a partner about them.
+CONTACT_KINDS = (KeyKind.email.value, KeyKind.phone.value)
 
 Keys = set[tuple[str, str]]  # {(kind, hash)}
+
+
+class _Value(NamedTuple):
+    field: str
+    value: str
 
 
 # --- keys of values -------------------------------------------------------------------------
 
 
-def identifying_keys(
-    emails: Iterable[str], phones: Iterable[str], salt: bytes, region: str | None = None
-) -> Keys:
-    """The subject keys of a record's e-mails and phones: one rule for storing and for correcting.
-
-    Only E.164 phones (a leading ``+``) count: a digit run that OCR could not place in a
-    country would be hashed under a guessed one, and could link two strangers.
-    """
-    return contact_keys(list(emails), [p for p in phones if p.strip().startswith("+")], salt, region)
-
-
 def extraction_keys(extraction: Extraction, salt: bytes) -> Keys:
     """The subject keys a new card brings."""
-    return identifying_keys(
-        (v.value for v in extraction.fields.get("emails", [])),
-        (v.value for v in extraction.fields.get("phones", [])),
-        salt,
-        extraction.region,
-    )
+    values = [_Value(name, v.value) for name, found in extraction.fields.items() for v in found]
+    return values_keys(values, salt, extraction.region)
 
 
-def values_keys(values: Iterable[FieldValue], salt: bytes, region: str | None) -> Keys:
+def record_keys(session: Session, record: ContactRecord, salt: bytes) -> Keys:
     """The subject keys a stored record's current values bring."""
-    values = list(values)
-    return identifying_keys(
-        (v.value for v in values if v.field == "emails"),
-        (v.value for v in values if v.field == "phones"),
-        salt,
-        region,
-    )
+    assert record.id is not None
+    return values_keys(record_values(session, record.id), salt, record.region)
 
 
-def contact_hashes(*, email: str | None, phone: str | None, salt: bytes, region: str | None = None) -> Keys:
-    """``{(kind, hash)}`` of the contact given; refuses a missing or unparseable one (no silent no-op)."""
-    if not (email or "").strip() and not (phone or "").strip():
-        raise BadArgumentsError("Give the person's e-mail address or phone number.")
+def contact_hashes(
+    *,
+    email: str | None,
+    phone: str | None,
+    salt: bytes,
+    region: str | None = None,
+    name: str | None = None,
+    company: str | None = None,
+) -> Keys:
+    """``{(kind, hash)}`` of the contact given; refuses a missing or unparseable one (no silent no-op).
+
+    A person is named by an e-mail, a phone, or a full name with their company (or its web
+    domain): the last finds cards that carry neither e-mail nor phone.
+    """
+    has_name = bool((name or "").strip() and (company or "").strip())
+    if not (email or "").strip() and not (phone or "").strip() and not has_name:
+        raise BadArgumentsError("Give the person's e-mail address, phone number, or full name and company.")
     keys: Keys = set()
     if email and email.strip():
         normal = normalise_email(email)
         if normal is None:
             raise BadArgumentsError("The e-mail address given is not a valid address.")
-        keys.add(("email", key_hash("email", normal, salt)))
+        keys.add((KeyKind.email.value, key_hash("email", normal, salt)))
     if phone and phone.strip():
         normal = normalise_phone(phone, region)
         if normal is None:
             raise BadArgumentsError("The phone number given cannot be parsed; give it as +<country><number>.")
-        keys.add(("phone", key_hash("phone", normal, salt)))
+        keys.add((KeyKind.phone.value, key_hash("phone", normal, salt)))
+    if has_name:
+        assert name is not None and company is not None
+        found = name_org_keys([name], [company], [company], salt)
+        if not found:
+            raise BadArgumentsError("Give the person's full name (given and family name) with the company.")
+        keys |= found
     return keys
 
 
@@ -95,10 +107,17 @@ def subjects_for(session: Session, hashes: Iterable[str]) -> list[Subject]:
 
 
 def resolve_contact(
-    session: Session, *, email: str | None, phone: str | None, salt: bytes, region: str | None
+    session: Session,
+    *,
+    email: str | None,
+    phone: str | None,
+    salt: bytes,
+    region: str | None,
+    name: str | None = None,
+    company: str | None = None,
 ) -> tuple[Keys, list[Subject]]:
     """The keys of the contact given and the subjects they name."""
-    given = contact_hashes(email=email, phone=phone, salt=salt, region=region)
+    given = contact_hashes(email=email, phone=phone, salt=salt, region=region, name=name, company=company)
     return given, subjects_for(session, {h for _, h in given})
 
 
@@ -109,9 +128,13 @@ def find_subject(
     phone: str | None = None,
     salt: bytes,
     region: str | None = None,
+    name: str | None = None,
+    company: str | None = None,
 ) -> Subject | None:
-    """The (oldest) subject known by this e-mail or phone, or None."""
-    _, subjects = resolve_contact(session, email=email, phone=phone, salt=salt, region=region)
+    """The (oldest) subject known by this e-mail, phone or name and company, or None."""
+    _, subjects = resolve_contact(
+        session, email=email, phone=phone, salt=salt, region=region, name=name, company=company
+    )
     return subjects[0] if subjects else None
 
 
@@ -136,10 +159,36 @@ def person_hashes(session: Session, keys: Keys) -> set[str]:
 
 def is_suppressed(session: Session, hashes: set[str], reasons: set[SuppressionReason]) -> bool:
     """Whether any of these hashes is suppressed for any of these reasons."""
-    query = select(Suppression.id).where(
-        col(Suppression.key_hash).in_(hashes), col(Suppression.reason).in_(list(reasons))
-    )
-    return session.exec(query).first() is not None
+    return bool(reasons_in_force(session, hashes) & reasons)
+
+
+def reasons_in_force(session: Session, hashes: set[str]) -> set[SuppressionReason]:
+    """Every suppression reason that applies to any of these hashes."""
+    if not hashes:
+        return set()
+    rows = session.exec(select(Suppression.reason).where(col(Suppression.key_hash).in_(hashes))).all()
+    return {SuppressionReason(r) for r in rows}
+
+
+def subject_reasons(session: Session, subject_id: int | None) -> set[SuppressionReason]:
+    """The suppressions in force for a subject (through any of its keys)."""
+    if subject_id is None:
+        return set()
+    return reasons_in_force(session, {h for _, h in subject_keys(session, [subject_id])})
+
+
+def admit(session: Session, keys: Keys) -> set[SuppressionReason]:
+    """The one check of every path that sets an identifier: refuse a child's card, else say what applies.
+
+    The suppression may name another e-mail, phone or name of the same person, known from
+    other cards, so the hashes of every subject the keys meet are checked too.
+    """
+    if not keys:
+        return set()
+    reasons = reasons_in_force(session, person_hashes(session, keys))
+    if SuppressionReason.child in reasons:
+        raise SubjectSuppressedError("This card belongs to a person whose data must not be kept.")
+    return reasons
 
 
 def suppress(session: Session, keys: Keys, reason: SuppressionReason) -> int:
@@ -214,11 +263,25 @@ def _merge_subject(session: Session, source_id: int, target_id: int) -> None:
     source, target = session.get(Subject, source_id), session.get(Subject, target_id)
     assert source is not None and target is not None
     target.is_user = target.is_user or source.is_user
+    _keep_one_notice(session, source_id, target_id)
     for model, column in _subject_references():
         session.exec(update(model).where(column == source_id).values({column.key: target_id}))
     session.flush()
     audit(session, "subjects_merged", None, subject_id=target_id, merged_subject_id=source_id)
     session.delete(source)
+    session.flush()
+
+
+def _keep_one_notice(session: Session, source_id: int, target_id: int) -> None:
+    """A person owes one notice: keep the sent one, else the one due first."""
+    notices = list(
+        session.exec(select(Notice).where(col(Notice.subject_id).in_([source_id, target_id]))).all()
+    )
+    if len(notices) < 2:
+        return
+    notices.sort(key=lambda n: (n.sent_at is None, n.sent_at or n.due_at, n.due_at))
+    for extra in notices[1:]:
+        session.delete(extra)
     session.flush()
 
 
@@ -232,34 +295,44 @@ def _subject_references() -> list[tuple[type[SQLModel], Any]]:
     return sorted(found, key=lambda pair: pair[0].__name__)
 
 
-def refresh_subject(session: Session, record: ContactRecord, salt: bytes) -> None:
-    """Re-resolve the record's person from its current e-mails and phones (after a correction).
+def refresh_subject(session: Session, record: ContactRecord, before: Keys, salt: bytes) -> None:
+    """Re-resolve the record's person from its current values, after a correction changed its keys.
 
-    A record left with no identifying value keeps its subject: a suppression of that person
-    must keep applying to it.
+    The new keys go through :func:`admit` (a child's e-mail typed into a card is refused). A
+    record left with no identifying value keeps its subject: a suppression of that person
+    must keep applying to it. A record that moves to another person takes the suppressions
+    of the first along. Keys the correction dropped are forgotten unless another card of the
+    person still shows them.
     """
-    assert record.id is not None
     session.flush()
-    keys = values_keys(record_values(session, record.id), salt, record.region)
-    record.subject_id = resolve_subject(session, keys) or record.subject_id
+    after = record_keys(session, record, salt)
+    if after == before:
+        return
+    admit(session, after)
+    previous = record.subject_id
+    carried = subject_reasons(session, previous)
+    record.subject_id = resolve_subject(session, after) or previous
+    if record.subject_id != previous:
+        for reason in sorted(carried):
+            suppress(session, after, reason)
+    if previous is not None:
+        forget_unbacked_keys(session, before - after, previous, salt)
 
 
-def forget_unbacked_keys(
-    session: Session, field: str, old_value: str, salt: bytes, region: str | None
-) -> None:
-    """Drop the key of a replaced e-mail or phone unless another card of the person still shows it.
+def forget_unbacked_keys(session: Session, dropped: Keys, subject_id: int, salt: bytes) -> None:
+    """Drop keys a correction replaced unless another card of the person still shows them.
 
     A misreading left in the index would keep identifying the person: a stranger whose real
     address it is would be merged into them, with their suppressions and disclosures.
     """
-    dropped = identifying_keys(
-        [old_value] if field == "emails" else [], [old_value] if field == "phones" else [], salt, region
-    )
+    if not dropped:
+        return
+    backed = _backed_keys(session, subject_id, salt)
     for kind, hashed in dropped:
         key = session.exec(
             select(SubjectKey).where(SubjectKey.kind == kind, SubjectKey.key_hash == hashed)
         ).first()
-        if key is not None and (kind, hashed) not in _backed_keys(session, key.subject_id, salt):
+        if key is not None and key.subject_id == subject_id and (kind, hashed) not in backed:
             session.delete(key)
     session.flush()
 
@@ -268,6 +341,5 @@ def _backed_keys(session: Session, subject_id: int, salt: bytes) -> Keys:
     """The keys that the current values of the subject's records produce."""
     keys: Keys = set()
     for record in session.exec(select(ContactRecord).where(ContactRecord.subject_id == subject_id)).all():
-        assert record.id is not None
-        keys |= values_keys(record_values(session, record.id), salt, record.region)
+        keys |= record_keys(session, record, salt)
     return keys

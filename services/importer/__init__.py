@@ -47,6 +47,7 @@ from services.importer.report import (
     Progress,
     ProgressCallback,
     default_report_path,
+    file_label,
 )
 from services.importer.writer import Ready, Writer
 from services.principals import check_can_upload
@@ -84,13 +85,15 @@ def import_folder(
     progress: ProgressCallback | None = None,
     batch_size: int = BATCH_SIZE,
     max_batch_seconds: float = MAX_BATCH_SECONDS,
+    batch: str | None = None,
 ) -> ImportReport:
     """Import every image under ``root`` for ``uploader``; see the module docstring for the guarantees.
 
     Raises before touching anything for bad arguments (missing folder, invalid manifest or
     attestation, a principal that may not upload); afterwards only a database that stays
     unavailable (StorageError) stops the run. Ctrl-C stops it too: the report then has
-    ``interrupted`` set and lists what was committed.
+    ``interrupted`` set and lists what was committed. Each stored source names its import
+    ``batch`` (default: the time of the run) and its file label, never the file's path.
     """
     clock = time.perf_counter()
     if uploader.id is None:
@@ -109,16 +112,22 @@ def import_folder(
     report = ImportReport(root=str(root.resolve()), uploader_id=uploader.id)
     done = 0
 
+    place: dict[str, int] = {}
+
     def finish(result: CardResult) -> None:
         nonlocal done
         report.results.append(result)
         done += 1
         if progress is not None:
-            progress(Progress(total=report.found, done=done, result=result))
+            label = file_label(place.get(result.path, 0), result.sha256)
+            progress(Progress(total=report.found, done=done, result=result, label=label))
 
     try:
         candidates, left_out = walk_images(root)
         report.found = len(candidates) + len(left_out)
+        every_file = sorted([c.rel for c in candidates] + [r.path for r in left_out])
+        place.update({rel: n for n, rel in enumerate(every_file, start=1)})
+        batch = batch or f"import-{report.started_at.strftime('%Y%m%dT%H%M%SZ')}"
         known = {c.rel for c in candidates}
         report.manifest_unmatched = [
             {"line": r.line, "path": r.path} for r in rows.values() if r.path not in known
@@ -135,7 +144,10 @@ def import_folder(
         by_index: list[Ready | None] = []
         for candidate in todo:
             row = rows.get(candidate.rel)
-            client: dict[str, Any] = {"relative_path": candidate.rel}
+            client: dict[str, Any] = {
+                "import_batch": batch,
+                "file": file_label(place[candidate.rel], candidate.sha256),
+            }
             notes = row.notes if row and row.notes else None
             if notes:
                 client["notes"] = notes
