@@ -16,7 +16,19 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from api import problems
-from api.routes import cards, catalog, health, invites, jobs, partner, subjects
+from api.routes import (
+    cards,
+    catalog,
+    health,
+    invites,
+    jobs,
+    notices,
+    opt_out,
+    partner,
+    partners,
+    register,
+    subjects,
+)
 from core.settings import Settings, get_settings
 from services.context import ServiceContext
 from services.extraction import OcrRunner
@@ -61,7 +73,19 @@ def create_app(
     )
     app.state.services = services
     problems.install(app)
-    for module in (health, cards, jobs, catalog, partner, subjects, invites):
+    for module in (
+        health,
+        cards,
+        jobs,
+        catalog,
+        partner,
+        partners,
+        subjects,
+        opt_out,
+        invites,
+        notices,
+        register,
+    ):
         app.include_router(module.router)
     return app
 

@@ -16,6 +16,11 @@ from services.schemas import AttestationIn, CardMetadata, ClientDetails
 __all__ = ["AttestationIn", "CardMetadata", "ClientDetails"]  # the upload's input schemas, from the services
 
 Scope = Literal["invites", "partners"]
+PartnerPurpose = Literal["partner_sharing"]
+PARTNER_PURPOSES: tuple[PartnerPurpose, ...] = ("partner_sharing",)
+RequestType = Literal[
+    "opt_out", "restrict", "lift_restriction", "erasure", "child", "access", "shine_the_light"
+]
 SCOPES: tuple[Scope, ...] = ("invites", "partners")
 
 
@@ -156,16 +161,18 @@ class SubjectRequest(BaseModel):
             ]
         }
     )
-    type: Literal["opt_out", "erasure", "child", "access", "shine_the_light"]
+    type: RequestType
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=64)
+    name: str | None = Field(default=None, max_length=200, description="Full name, with `company`.")
+    company: str | None = Field(default=None, max_length=200, description="Company or its web domain.")
     year: int | None = Field(default=None, ge=2000, le=2100)
     scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
 
     @model_validator(mode="after")
     def needs_contact(self) -> SubjectRequest:
-        if not (self.email or self.phone):
-            raise ValueError("give an email or a phone")
+        if not (self.email or self.phone or (self.name and self.company)):
+            raise ValueError("give an email, a phone, or a name with a company")
         if self.type == "shine_the_light" and self.year is None:
             raise ValueError("shine_the_light needs a year")
         return self
@@ -173,8 +180,15 @@ class SubjectRequest(BaseModel):
 
 class PublicOptOut(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
-    email: str = Field(min_length=3, max_length=320)
+    email: str | None = Field(default=None, min_length=3, max_length=320)
+    phone: str | None = Field(default=None, min_length=3, max_length=64)
     scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
+
+    @model_validator(mode="after")
+    def needs_contact(self) -> PublicOptOut:
+        if not (self.email or self.phone):
+            raise ValueError("give an email or a phone")
+        return self
 
 
 # --- health, catalog export, partner, subject requests, invites ------------------------------
@@ -230,7 +244,7 @@ class HealthOut(BaseModel):
 class SubjectRequestResult(BaseModel):
     """What a subject request did (opt-out, erasure, child) or found (access, Shine-the-Light)."""
 
-    type: Literal["opt_out", "erasure", "child", "access", "shine_the_light"]
+    type: RequestType
     result: dict[str, Any]
 
 
@@ -252,10 +266,84 @@ class InviteCandidates(BaseModel):
     items: list[InviteCandidateOut]
 
 
-class InviteSentIn(BaseModel):
-    record_id: int | None = Field(
-        default=None, ge=1, le=2**31 - 1, description="The record the invite was addressed from."
+class InviteClaimIn(BaseModel):
+    limit: int = Field(default=10, ge=1, le=500, description="At most this many people.")
+
+
+class InviteClaimOut(BaseModel):
+    claim_id: int
+    subject_id: int
+    record_id: int
+    email: str
+    name: str | None
+    expires_at: datetime | None
+    unsubscribe_url: str
+    notice: dict[str, Any] | None = Field(description="The notice the invitation must carry (null: sent).")
+
+
+class InviteClaims(BaseModel):
+    items: list[InviteClaimOut]
+
+
+class UserIn(BaseModel):
+    email: str = Field(
+        min_length=3, max_length=320, description="The new user's e-mail (only its hash is kept)."
     )
+
+
+class NoticeOut(BaseModel):
+    id: int
+    subject_id: int
+    email: str
+    name: str | None
+    due_at: datetime | None
+    overdue: bool
+    text: dict[str, Any]
+
+
+class NoticesDue(BaseModel):
+    items: list[NoticeOut]
+
+
+class NoticeSentIn(BaseModel):
+    channel: Literal["email", "post", "invite", "other"] = "email"
+
+
+class PartnerIn(BaseModel):
+    legal_name: str = Field(min_length=1, max_length=300)
+    postal_address: str = Field(min_length=1, max_length=1000)
+    country: str = Field(pattern=r"^[A-Za-z]{2}$")
+    contract_ref: str = Field(min_length=1, max_length=200)
+    purposes: list[PartnerPurpose] = Field(default_factory=lambda: list(PARTNER_PURPOSES))
+
+
+class PartnerOut(BaseModel):
+    id: int
+    name: str
+    legal_name: str
+    postal_address: str
+    country: str
+    contract_ref: str
+    purposes: list[str]
+    active: bool
+    registered_at: datetime | None
+
+
+class PartnerList(BaseModel):
+    items: list[PartnerOut]
+
+
+class SuppressionFeedItem(BaseModel):
+    id: int
+    kind: Literal["email", "phone"]
+    sha256: str = Field(description="SHA-256 (hex) of the normalised e-mail (lower case) or E.164 phone.")
+    reason: str
+    since: datetime | None
+
+
+class SuppressionFeed(BaseModel):
+    items: list[SuppressionFeedItem]
+    next_cursor: str | None
 
 
 class InviteOut(BaseModel):

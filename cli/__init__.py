@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-SUBCOMMAND_MODULES = ("db", "importer", "export", "subjects", "principals", "serve", "demo")
+SUBCOMMAND_MODULES = ("db", "importer", "export", "subjects", "privacy", "principals", "serve", "demo")
 _registered: set[str] = set()
 
 

@@ -17,7 +17,16 @@ from cli.common import reported_errors
 from cli.context import services_context
 from core.errors import BadArgumentsError
 from models.enums import Role
+from services.partners import PartnerDetails, profile_of, register_partner
 from services.principals import create_principal, principal_by_name, rotate_key
+
+# The demo partner's registry entry (a partner receives nothing until it is registered).
+DEMO_PARTNER = PartnerDetails(
+    legal_name="Demo Partner Ltd",
+    postal_address="1 Example Street, Springfield, CA 90000, USA",
+    country="US",
+    contract_ref="DEMO-DSA-1",
+)
 
 
 def demo_name(role: Role) -> str:
@@ -48,6 +57,8 @@ def demo(
                     raise BadArgumentsError(f"{name!r} exists with the role {Role(principal.role).value}.")
                 key = rotate_key(session, principal)
             keys[role.value] = {"name": name, "key": key}
+            if role is Role.partner and profile_of(session, principal.id or 0) is None:
+                register_partner(session, None, principal, DEMO_PARTNER)
     if ensure_only:
         return
     if as_json:

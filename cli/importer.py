@@ -53,19 +53,22 @@ log = logging.getLogger("cards.import")
 INTERRUPTED = 130
 
 
-def _describe(result: CardResult) -> str:
+def _describe(result: CardResult, name: str) -> str:
+    """One line about one file, naming it ``name`` (its label, or its path with --report-paths)."""
     if result.outcome is Outcome.imported:
-        return f"imported {result.path} (record {result.record_id})"
+        return f"imported {name} (record {result.record_id})"
     if result.outcome is Outcome.skipped:
-        extra = f", same as {result.same_as}" if result.same_as else ""
-        return f"skipped {result.path}: {result.code}{extra}"
-    return f"failed {result.path}: {result.code}: {result.message}"
+        extra = f", same as {result.same_as}" if result.same_as and name == result.path else ""
+        return f"skipped {name}: {result.code}{extra}"
+    message = (result.message or "").replace(result.path, name)
+    return f"failed {name}: {result.code}: {message}"
 
 
 class _Display:
     """A Rich progress bar on a terminal; plain timestamped lines on stderr otherwise."""
 
-    def __init__(self) -> None:
+    def __init__(self, paths: bool) -> None:
+        self.paths = paths
         self.tty = sys.stderr.isatty()
         self.progress: Progress | None = None
         self.task: TaskID | None = None
@@ -112,15 +115,20 @@ class _Display:
             description = " ".join(f"{o.value} {n}" for o, n in self.counts.items())
             self.progress.update(self.task, completed=event.done, description=description)
             if result.outcome is Outcome.failed:  # file names and messages are data, not markup
-                reason = escape(_describe(result).removeprefix("failed "))
+                reason = escape(_describe(result, self._name(event)).removeprefix("failed "))
                 self.progress.console.print(f"[red]failed[/red] {reason}", highlight=False)
         else:
-            log.info("[%d/%d] %s", event.done, event.total, _describe(result))
+            log.info("[%d/%d] %s", event.done, event.total, _describe(result, self._name(event)))
+
+    def _name(self, event: ImportProgress) -> str:
+        assert event.result is not None
+        return event.result.path if self.paths else event.label
 
 
 USES_HELP = "Permitted uses, comma-separated: invites,catalog,partner_sharing; 'none': your own use only."
 MANIFEST_HELP = "CSV with columns path,basis,basis_text,uses,notes: per-file overrides."
-REPORT_HELP = "Where to write the JSON report (default ./var/reports/import-*.json)."
+REPORT_HELP = "Where to write the JSON report (default CARDS_REPORT_DIR/import-*.json)."
+PATHS_HELP = "Name files by their paths in the report and the log (they can name people: off by default)."
 
 
 def import_cards(
@@ -135,6 +143,7 @@ def import_cards(
     report: Annotated[Path | None, typer.Option("--report", help=REPORT_HELP)] = None,
     json_summary: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Cards per commit.")] = BATCH_SIZE,
+    report_paths: Annotated[bool, typer.Option("--report-paths", help=PATHS_HELP)] = False,
 ) -> None:
     """Import a folder of card images for an uploader. Re-running skips what is already imported."""
     with reported_errors():
@@ -150,10 +159,10 @@ def import_cards(
         if basis is Basis.other and not basis_text.strip():
             fail(InvalidAttestationError("--basis other needs --basis-text: what the authorisation was."))
 
-        report_path = report or default_report_path()
+        report_path = report or default_report_path(ctx.settings.report_dir)
         with ctx.session() as session:
             principal = resolve_principal(session, uploader)
-        with _Display() as display:
+        with _Display(report_paths) as display:
             result = import_folder(
                 folder,
                 uploader=principal,
@@ -169,8 +178,9 @@ def import_cards(
                 attestation_version=ctx.settings.attestation_version,
                 progress=display,
                 batch_size=batch_size,
+                batch=report_path.stem,
             )
-        written = result.write(report_path)
+        written = result.write(report_path, paths=report_paths)
         _print_summary(result, written, json_summary)
     if result.interrupted:
         raise typer.Exit(INTERRUPTED)
