@@ -67,6 +67,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from core.settings import load_settings
 from models import migrate
 from models.blobs import BlobStore
 from models.db import make_engine
@@ -89,11 +90,7 @@ from models.tables import (
     SubjectKey,
     Suppression,
 )
-
-try:  # written concurrently by another engineer: measure it when it is there
-    from services import rights, subjects
-except ImportError:  # pragma: no cover
-    rights = None  # type: ignore[assignment]
+from services import retention, rights, subjects
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = ROOT / "var" / "bench" / "records.json"
@@ -848,47 +845,58 @@ def measure(engine: Engine, gen: Generator, repeat: int, blob_dir: Path, seed: i
         assert lookup_by_index(session, person.email or "") == person.subject_id
 
     read("subject by e-mail (index)", index_lookup)
-    if rights is not None:
 
-        def find(session: Session) -> None:
-            person = lookups[len(samples["subject by e-mail (subjects.find_subject)"]) % repeat]
-            subject = subjects.find_subject(session, email=person.email, salt=SALT)
-            assert subject is not None and subject.id == person.subject_id
+    def find(session: Session) -> None:
+        person = lookups[len(samples["subject by e-mail (subjects.find_subject)"]) % repeat]
+        subject = subjects.find_subject(session, email=person.email, salt=SALT)
+        assert subject is not None and subject.id == person.subject_id
 
-        read("subject by e-mail (subjects.find_subject)", find)
+    read("subject by e-mail (subjects.find_subject)", find)
     read("catalog page 1", lambda s: catalog_page(s))
     read("catalog page, keyset id > N/2", lambda s: catalog_page(s, after_id=max_id // 2))
     read("catalog page, OFFSET N/20", lambda s: catalog_page(s, offset=max_id // 20))
 
     statements: dict[str, dict[str, Any]] = {}
-    if rights is not None:
-        for person in opt_outs:
-            with Session(engine) as session:
+    for person in opt_outs:
+        with Session(engine) as session:
 
-                def run_opt_out(s: Session = session, p: Person = person) -> None:
-                    rights.opt_out(s, email=p.email, scopes={"invites", "partners"}, actor=None, salt=SALT)
-                    s.commit()
+            def run_opt_out(s: Session = session, p: Person = person) -> None:
+                rights.opt_out(s, email=p.email, scopes={"invites", "partners"}, actor=None, salt=SALT)
+                s.commit()
 
-                timed(samples["rights.opt_out (invites+partners)"], run_opt_out)
-        for person in erasures:
-            with Session(engine) as session:
+            timed(samples["rights.opt_out (invites+partners)"], run_opt_out)
+    for person in erasures:
+        with Session(engine) as session:
 
-                def run_erase(s: Session = session, p: Person = person) -> None:
-                    result = rights.erase(s, email=p.email, actor=None, salt=SALT, blobs=blobs)
-                    s.commit()
-                    assert result.records >= 1
+            def run_erase(s: Session = session, p: Person = person) -> None:
+                result = rights.erase(s, email=p.email, actor=None, salt=SALT, blobs=blobs)
+                s.commit()
+                assert result.records >= 1
 
-                timed(samples["rights.erase"], run_erase)
-        with statement_timer(engine) as seen, Session(engine) as session:
-            rights.opt_out(
-                session, email=profile_opt_out.email, scopes={"invites", "partners"}, actor=None, salt=SALT
-            )
-            session.commit()
-        statements["opt_out"] = statement_profile(seen)
-        with statement_timer(engine) as seen, Session(engine) as session:
-            rights.erase(session, email=profile_erase.email, actor=None, salt=SALT, blobs=blobs)
-            session.commit()
-        statements["erase"] = statement_profile(seen)
+            timed(samples["rights.erase"], run_erase)
+    with statement_timer(engine) as seen, Session(engine) as session:
+        rights.opt_out(
+            session, email=profile_opt_out.email, scopes={"invites", "partners"}, actor=None, salt=SALT
+        )
+        session.commit()
+    statements["opt_out"] = statement_profile(seen)
+    with statement_timer(engine) as seen, Session(engine) as session:
+        rights.erase(session, email=profile_erase.email, actor=None, salt=SALT, blobs=blobs)
+        session.commit()
+    statements["erase"] = statement_profile(seen)
+    # The daily retention sweep: a report (counts only), then applied (what is past its period goes).
+    settings = load_settings(report_dir=blob_dir / "reports")
+    for _ in range(repeat):
+        with Session(engine) as session:
+            timed(samples["retention sweep (report)"], lambda s=session: retention.sweep(s, settings, blobs))
+    for _ in range(max(1, repeat // 3)):
+        with Session(engine) as session:
+
+            def run_sweep(s: Session = session) -> None:
+                retention.sweep(s, settings, blobs, apply=True)
+                s.commit()
+
+            timed(samples["retention sweep (applied)"], run_sweep)
 
     person = lookups[0]
     hashed = key_hash("email", normalise_email(person.email or "") or "", SALT)

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 
 import models.tables  # noqa: F401  (registers the tables)
 from ingest.schema import Extraction, FieldValue
@@ -23,7 +23,8 @@ from models.blobs import BlobStore
 from models.db import make_engine
 from models.enums import Basis, Channel, Role, SuppressionReason, Use
 from models.keys import key_hash, normalise_email, normalise_phone
-from models.tables import ContactRecord, Principal, Suppression
+from models.tables import ContactRecord, Notice, Principal, Suppression, utcnow
+from services.partners import PartnerDetails, register_partner
 from services.records import AttestationInput, store_extraction
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -100,7 +101,12 @@ def other_uploader(session: Session) -> Principal:
 
 @pytest.fixture
 def partner(session: Session) -> Principal:
-    return make_principal(session, "acme-partner", Role.partner)
+    """A partner in the partner registry (an unregistered partner receives nothing)."""
+    principal = make_principal(session, "acme-partner", Role.partner)
+    details = PartnerDetails("Acme Partner Ltd", "1 Partner Way, Springfield, CA 90000", "US", "DSA-2026-1")
+    register_partner(session, None, principal, details)
+    session.commit()
+    return principal
 
 
 @pytest.fixture
@@ -178,8 +184,10 @@ StoreCard = Callable[..., ContactRecord]
 def store_card(session: Session, salt: bytes) -> StoreCard:
     """``store_card(uploader, extraction=None, *, uses=(), attested=True, **make_extraction_kwargs)``.
 
-    Stores one synthetic card through :func:`models.records.store_extraction` and commits, as
+    Stores one synthetic card through :func:`services.records.store_extraction` and commits, as
     the importer does (one card, one transaction). ``attestation`` overrides ``attested``.
+    The person's notice (GDPR Art. 14) is marked sent unless ``notice_sent=False``: most tests
+    want a record that qualifies, and partner sharing needs a sent notice.
     """
 
     def _store(
@@ -190,6 +198,7 @@ def store_card(session: Session, salt: bytes) -> StoreCard:
         attested: bool = True,
         attestation: AttestationInput | None = None,
         channel: Channel = Channel.batch,
+        notice_sent: bool = True,
         **card: Any,
     ) -> ContactRecord:
         record = store_extraction(
@@ -204,10 +213,20 @@ def store_card(session: Session, salt: bytes) -> StoreCard:
             uses=set(uses),
             salt=salt,
         )
+        if notice_sent:
+            mark_notice_sent(session, record.subject_id)
         session.commit()
         return record
 
     return _store
+
+
+def mark_notice_sent(session: Session, subject_id: int | None) -> None:
+    """Mark the person's notice sent, as the mailer does once it sent it (no-op without one)."""
+    notice = session.exec(select(Notice).where(Notice.subject_id == subject_id)).first()
+    if notice is not None and notice.sent_at is None:
+        notice.sent_at = utcnow()
+        session.add(notice)
 
 
 def make_suppression(
@@ -250,14 +269,12 @@ def settings_salt_forbidden(monkeypatch: pytest.MonkeyPatch) -> None:
 
     Tests pass the salt explicitly; this proves the code under test honours it.
     """
-    import models.keys
     import services.context
 
     def _refuse(*_args: object, **_kwargs: object) -> bytes:
         raise AssertionError("the configured salt was read: pass the salt explicitly")
 
-    monkeypatch.setattr(models.keys, "suppression_salt", _refuse)
-    monkeypatch.setattr(services.context, "suppression_salt", _refuse)
+    monkeypatch.setattr(services.context, "resolve_salt", _refuse)
 
 
 @pytest.fixture

@@ -12,18 +12,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from db_fixtures import mark_notice_sent
 from sqlalchemy import func
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
+from core.settings import load_settings
 from ingest.schema import Extraction
 from models.blobs import BlobStore
 from models.enums import Basis, Channel, Role, Use
 from models.policy import qualifying_records
-from models.tables import (
-    ContactRecord,
-    Principal,
-)
-from services import invites, rights
+from models.tables import ContactRecord, Invite, Notice, Principal
+from services import invites, notices, partners, rights
 from services.records import AttestationInput, store_extraction
 
 TEST_SALT = b"test-salt-not-secret"  # the conftest's salt, for the CLI's environment
@@ -77,6 +76,7 @@ def upload(
         channel: Channel = Channel.mobile,
         image: bytes | None = None,
         client: dict[str, Any] | None = None,
+        notice_sent: bool = True,
         **card: Any,
     ) -> ContactRecord:
         data = image if image is not None else card_image(person)
@@ -101,6 +101,8 @@ def upload(
             uses=set(uses),
             salt=salt,
         )
+        if notice_sent:  # most tests want a record that qualifies; partner sharing needs the notice sent
+            mark_notice_sent(session, record.subject_id)
         session.commit()
         return record
 
@@ -122,8 +124,43 @@ def count(session: Session, table: type[SQLModel], *where: Any) -> int:
     return session.exec(select(func.count()).select_from(table).where(*where)).one()
 
 
-def candidate_subjects(session: Session, cooldown_days: int = 30) -> list[int]:
-    return [c.subject_id for c in invites.invite_candidates(session, cooldown_days=cooldown_days)]
+def candidate_subjects(session: Session, cooldown_days: int = 30, lifetime_cap: int = 1) -> list[int]:
+    rules = invites.InviteRules(cooldown_days=cooldown_days, lifetime_cap=lifetime_cap)
+    return [c.subject_id for c in invites.invite_candidates(session, rules=rules)]
+
+
+def invite(
+    session: Session, admin: Principal, subject_id: int | None, salt: bytes, **settings: Any
+) -> Invite:
+    """Claim the person and confirm the invitation sent, as a mailer does (other claims are released)."""
+    claims = invites.claim_candidates(session, admin, load_settings(**settings), salt=salt, limit=500)
+    mine = [c for c in claims if c.subject_id == subject_id]
+    for other in claims:
+        if other.subject_id != subject_id:
+            invites.release(session, other.claim_id, admin)
+    assert mine, f"subject {subject_id} could not be claimed"
+    sent = invites.confirm_sent(session, mine[0].claim_id, admin)
+    session.commit()
+    return sent
+
+
+def send_notices(session: Session) -> int:
+    """Mark every due notice sent, as the mailer would once it sent them (partner sharing needs it)."""
+    due = session.exec(select(Notice).where(col(Notice.sent_at).is_(None))).all()
+    for notice in due:
+        assert notice.id is not None
+        notices.mark_sent(session, notice.id, None)
+    session.commit()
+    return len(due)
+
+
+def register(session: Session, partner: Principal) -> Principal:
+    """Put a partner in the partner registry (a partner receives nothing before)."""
+    if partners.profile_of(session, partner.id or 0) is None:
+        details = partners.PartnerDetails(f"{partner.name} Ltd", "1 Partner Way, Springfield", "US", "DSA-1")
+        partners.register_partner(session, None, partner, details)
+        session.commit()
+    return partner
 
 
 def erase(

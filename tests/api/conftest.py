@@ -14,6 +14,8 @@ from sqlmodel import Session
 
 from api.main import create_app
 from models.enums import Role
+from models.tables import Principal
+from services.partners import PartnerDetails, register_partner
 from services.principals import create_principal
 
 
@@ -70,8 +72,15 @@ def catalog_caller(make_caller: Callable[[Role, str], Caller]) -> Caller:
 
 
 @pytest.fixture
-def partner_caller(make_caller: Callable[[Role, str], Caller]) -> Caller:
-    return make_caller(Role.partner, "partner-co")
+def partner_caller(make_caller: Callable[[Role, str], Caller], engine: Engine) -> Caller:
+    """A partner in the partner registry (an unregistered partner receives nothing)."""
+    caller = make_caller(Role.partner, "partner-co")
+    with Session(engine) as session:
+        principal = session.get(Principal, caller.id)
+        assert principal is not None
+        register_partner(session, None, principal, PartnerDetails("Partner Co", "2 Main St", "US", "DSA-7"))
+        session.commit()
+    return caller
 
 
 @pytest.fixture

@@ -20,8 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 import api.main
-from api.routes.subjects import RateLimiter
+from api.ratelimit import RateLimiter
 from models.enums import Role
+from models.tables import Principal
+from services.partners import PartnerDetails, register_partner
 from services.principals import revoke_principal
 
 PUBLIC = "public"
@@ -40,11 +42,19 @@ class Entry:
     ok: frozenset[int] = ALLOWED_OK
     json: Any = None
     params: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] | None = None  # a form post (the public HTML pages)
 
 
 MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/healthz"): Entry(PUBLIC, ok=frozenset({200})),
     ("POST", "/v1/opt-out"): Entry(PUBLIC, ok=frozenset({202}), json={"email": "matrix@example.com"}),
+    ("GET", "/opt-out"): Entry(PUBLIC, ok=frozenset({200})),
+    ("POST", "/opt-out"): Entry(
+        PUBLIC, ok=frozenset({200}), data={"email": "m@example.com", "scopes": "invites"}
+    ),
+    ("POST", "/v1/invites/unsubscribe"): Entry(
+        PUBLIC, ok=frozenset({400}), params={"token": "not-a-real-token"}
+    ),
     # The uploader's own cards and jobs (api/routes/cards.py, jobs.py).
     ("POST", "/v1/cards"): Entry(UPLOADER, ok=frozenset({415, 422}), json={}),  # no image: no OCR
     ("GET", "/v1/cards"): Entry(UPLOADER, ok=frozenset({200})),
@@ -60,10 +70,19 @@ MATRIX: dict[tuple[str, str], Entry] = {
     ("GET", "/v1/catalog/export"): Entry(CATALOG, ok=frozenset({200})),
     # The partner.
     ("GET", "/v1/partner/contacts"): Entry(PARTNER, ok=frozenset({200})),
+    ("GET", "/v1/partner/suppressions"): Entry(PARTNER, ok=frozenset({200})),
     # The privacy admin.
     ("POST", "/v1/subject-requests"): Entry(ADMIN, ok=frozenset({422}), json={}),
     ("GET", "/v1/invites/candidates"): Entry(ADMIN, ok=frozenset({200})),
-    ("POST", "/v1/invites/{subject_id}/sent"): Entry(ADMIN, ok=frozenset({404})),
+    ("POST", "/v1/invites/claims"): Entry(ADMIN, ok=frozenset({201}), json={"limit": 1}),
+    ("POST", "/v1/invites/claims/{claim_id}/sent"): Entry(ADMIN, ok=frozenset({404})),
+    ("POST", "/v1/invites/claims/{claim_id}/release"): Entry(ADMIN, ok=frozenset({404})),
+    ("POST", "/v1/users"): Entry(ADMIN, ok=frozenset({200}), json={"email": "new.user@example.com"}),
+    ("GET", "/v1/notices/due"): Entry(ADMIN, ok=frozenset({200})),
+    ("POST", "/v1/notices/{notice_id}/sent"): Entry(ADMIN, ok=frozenset({404})),
+    ("GET", "/v1/partners"): Entry(ADMIN, ok=frozenset({200})),
+    ("PUT", "/v1/partners/{partner_id}"): Entry(ADMIN, ok=frozenset({422}), json={}),
+    ("GET", "/v1/register"): Entry(ADMIN, ok=frozenset({200})),
 }
 
 #: Callers that are nobody: each must get 401 from every endpoint that needs a key.
@@ -102,10 +121,14 @@ def test_authorization_matrix(
     app: Any, client: TestClient, make_caller: Callable[[Role, str], Any], engine: Engine
 ) -> None:
     app.state.opt_out_limiter = RateLimiter(per_minute=10_000)
-    keys = {role.value: make_caller(role, f"matrix-{role.value}").key for role in Role}
+    made = {role: make_caller(role, f"matrix-{role.value}") for role in Role}
+    keys = {role.value: caller.key for role, caller in made.items()}
     revoked = make_caller(Role.privacy_admin, "matrix-revoked")
     with Session(engine) as session:
         revoke_principal(session, revoked.id)
+        partner = session.get(Principal, made[Role.partner].id)
+        assert partner is not None
+        register_partner(session, None, partner, PartnerDetails("Matrix Partner", "1 Way", "US", "C-1"))
         session.commit()
     keys["revoked"] = revoked.key
     callers: dict[str, tuple[dict[str, str], Role | None]] = {
@@ -118,7 +141,9 @@ def test_authorization_matrix(
         url = path.replace("{", "").replace("}", "")
         url = "/".join("1" if part.endswith("_id") else part for part in url.split("/"))
         for name, (headers, role) in callers.items():
-            response = client.request(method, url, headers=headers, json=entry.json, params=entry.params)
+            response = client.request(
+                method, url, headers=headers, json=entry.json, params=entry.params, data=entry.data
+            )
             if entry.who == PUBLIC or (role is not None and role in entry.who):
                 expected: frozenset[int] = entry.ok
             elif role is None:

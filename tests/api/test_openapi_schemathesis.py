@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.python.asgi import shutdown_lifespans
 
-from api.routes.subjects import RateLimiter
+from api.ratelimit import RateLimiter
 from models.enums import Role, Use
 from models.tables import ContactRecord, Principal
 
@@ -32,7 +32,11 @@ ROLE_BY_TAG: dict[str, Role | None] = {
     "jobs": Role.uploader,
     "catalog": Role.catalog_builder,
     "partner": Role.partner,
-    "invites": Role.privacy_admin,
+    "invites": Role.privacy_admin,  # the unsubscribe link ignores the key
+    "notices": Role.privacy_admin,
+    "partners": Role.privacy_admin,
+    "register": Role.privacy_admin,
+    "opt-out": None,
 }
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from api.routes import partner as partner_routes
 from models.enums import Role, Use
 from models.tables import AuditEvent, ContactRecord, Disclosure, Principal
+from services.partners import PartnerDetails, register_partner
 from services.records import set_uses
 
 StoreCard = Callable[..., ContactRecord]
@@ -122,6 +123,11 @@ def test_a_revoked_partner_key_is_refused(
     from services.principals import revoke_principal
 
     caller = make_caller(Role.partner, "former-partner")
+    with Session(engine) as session:
+        principal = session.get(Principal, caller.id)
+        assert principal is not None
+        register_partner(session, None, principal, PartnerDetails("Former Ltd", "3 Way", "US", "C-3"))
+        session.commit()
     assert client.get("/v1/partner/contacts", headers=caller.headers).status_code == 200
     with Session(engine) as session:
         revoke_principal(session, caller.id)

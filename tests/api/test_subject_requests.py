@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from api.routes.subjects import RateLimiter
+from api.ratelimit import RateLimiter
 from models.enums import SuppressionReason, Use
 from models.tables import ContactRecord, Principal, Suppression
 

@@ -85,7 +85,11 @@ def _cards() -> list[str]:
 def test_real_server_end_to_end(
     server: Server, samples_dir: Path, run_cards: Callable[..., subprocess.CompletedProcess[str]]
 ) -> None:
-    demo = run_cards("demo", "--json", env={"DATABASE_URL": server.env["DATABASE_URL"]})
+    demo = run_cards(
+        "demo",
+        "--json",
+        env={k: server.env[k] for k in ("DATABASE_URL", "CARDS_SUPPRESSION_SALT", "CARDS_BLOB_DIR")},
+    )
     assert demo.returncode == 0, demo.stderr
     keys = {role: entry["key"] for role, entry in json.loads(demo.stdout).items()}
 
@@ -121,6 +125,12 @@ def test_real_server_end_to_end(
         assert export.headers["content-type"].startswith("application/x-ndjson")
         assert [json.loads(line)["id"] for line in export.text.splitlines()] == [companies[0]["id"]]
 
+        # Partners get the person only once the notice owed to them was sent (the mailer's job).
+        assert client.get("/v1/partner/contacts", headers=auth("partner")).json()["items"] == []
+        [notice] = client.get("/v1/notices/due", headers=auth("privacy_admin")).json()["items"]
+        assert notice["email"] == card["fields"]["emails"][0]["value"].lower()
+        sent = client.post(f"/v1/notices/{notice['id']}/sent", headers=auth("privacy_admin"))
+        assert sent.status_code == 200
         contacts = client.get("/v1/partner/contacts", headers=auth("partner")).json()["items"]
         assert [c["id"] for c in contacts] == [card["id"]]
 

@@ -66,14 +66,20 @@ def test_cli_lists_invite_candidates_and_refuses_a_second_invite(
     ada = upload(uploader, ADA)
 
     listed = run_cards("invites", "candidates", "--limit", "5", env=cli_env)
-    first = run_cards("invites", "sent", str(ada.subject_id), "--by", "dpo", env=cli_env)
-    second = run_cards("invites", "sent", str(ada.subject_id), "--by", "dpo", env=cli_env)
+    claimed = run_cards("invites", "claim", "--by", "dpo", env=cli_env)
+    assert claimed.returncode == 0, claimed.stderr
+    [claim] = json.loads(claimed.stdout)
+    first = run_cards("invites", "sent", str(claim["claim_id"]), "--by", "dpo", env=cli_env)
+    second = run_cards("invites", "sent", str(claim["claim_id"]), "--by", "dpo", env=cli_env)
+    after = run_cards("invites", "claim", "--by", "dpo", env=cli_env)
 
     assert listed.returncode == 0, listed.stderr
     assert [c["subject_id"] for c in json.loads(listed.stdout)] == [ada.subject_id]
+    assert claim["subject_id"] == ada.subject_id and claim["email"] == ADA.email
     assert first.returncode == 0, first.stderr
     assert second.returncode == ExitCode.forbidden
     assert json.loads(second.stderr)["error"]["code"] == "not_eligible"
+    assert json.loads(after.stdout) == [], "invited once in a lifetime"
 
 
 def test_cli_opt_out_without_a_contact_is_a_usage_error(

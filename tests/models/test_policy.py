@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -29,21 +30,31 @@ from models.policy import (
     visible_field_names,
     visible_fields,
 )
-from models.tables import Attestation, ContactRecord, FieldValue, Principal, Subject, Suppression
+from models.tables import (
+    Attestation,
+    ContactRecord,
+    FieldValue,
+    Notice,
+    Principal,
+    Subject,
+    Suppression,
+    utcnow,
+)
 from services.records import AttestationInput, set_attestation, set_uses
+from services.subjects import resolve_contact, subject_keys
 
 pytestmark = pytest.mark.usefixtures("settings_salt_forbidden")
 
 StoreCard = Callable[..., ContactRecord]
 ATTESTED = AttestationInput(basis=Basis.received_in_person, text_version="test-1")
 
-PURPOSES = ("own", "invites", "catalog", "partner_sharing")
+PURPOSES = ("own", "invites", "catalog", "partner_sharing", "notices")
 EMAIL = "Dana.Reyes@Example.com"
 PHONE = "+14155550134"
 ANOTHER_PHONE = "+442079460958"
 
 
-def test_the_policy_covers_exactly_the_four_purposes() -> None:
+def test_the_policy_covers_exactly_its_purposes() -> None:
     assert set(POLICY) == set(PURPOSES)
 
 
@@ -62,7 +73,7 @@ def _but(*purposes: str) -> frozenset[str]:
 EXPECTED: dict[str, frozenset[str]] = {
     "use_permitted_and_attested": EVERY,
     "no_use_permitted": OWN_ONLY,
-    "only_other_uses_permitted": OWN_ONLY,
+    "only_other_uses_permitted": OWN_ONLY | {"notices"},  # notices: any use beyond the address book
     "attestation_absent": OWN_ONLY,
     "attestation_revoked": OWN_ONLY,
     "attestation_replaced": EVERY,
@@ -70,13 +81,20 @@ EXPECTED: dict[str, frozenset[str]] = {
     "suppressed_opt_out_partners": _but("partner_sharing"),
     "suppressed_erased": OWN_ONLY,
     "suppressed_child": OWN_ONLY,
+    "suppressed_restricted": OWN_ONLY,
+    "suppressed_user": _but("invites"),
     "suppressed_opt_out_invites_via_other_uploaders_key": _but("invites"),
     "suppressed_opt_out_partners_via_other_uploaders_key": _but("partner_sharing"),
     "suppressed_erased_via_other_uploaders_key": OWN_ONLY,
     "suppressed_child_via_other_uploaders_key": OWN_ONLY,
+    "suppressed_restricted_via_other_uploaders_key": OWN_ONLY,
     "someone_else_suppressed": EVERY,
     "subject_is_user": _but("invites"),
-    "record_without_subject": _but("invites"),
+    "record_without_email_or_phone": frozenset({"own", "catalog"}),  # a person by name + company only
+    "record_without_any_person": frozenset({"own", "catalog"}),  # a company's card: no name either
+    "linked_by_name_and_company_to_an_erased_person": OWN_ONLY,
+    "notice_not_yet_sent": _but("partner_sharing"),
+    "notice_overdue": _but("partner_sharing", "catalog"),
 }
 
 
@@ -89,11 +107,19 @@ class World:
     suppress: Callable[..., Suppression]
     uploader: Principal
     other_uploader: Principal
+    salt: bytes
+
+    def suppress_person(self, reason: SuppressionReason, *, email: str) -> None:
+        """Suppress every key of the person the e-mail names (as an opt-out or erasure does)."""
+        keys, subjects = resolve_contact(self.session, email=email, phone=None, salt=self.salt, region=None)
+        for _, hashed in keys | subject_keys(self.session, [s.id for s in subjects if s.id is not None]):
+            self.session.add(Suppression(key_hash=hashed, kind="any", reason=reason))
 
 
 def _use_of(purpose: str) -> Use:
-    """The use the purpose needs; 'own' needs none, so its records carry the invites use."""
-    return POLICY[purpose].use or Use.invites
+    """A use the purpose accepts; 'own' needs none, so its records carry the invites use."""
+    uses = POLICY[purpose].uses
+    return Use.invites if uses is None or Use.invites in uses else sorted(uses)[0]
 
 
 def _arrange(world: World, purpose: str, condition: str) -> ContactRecord:
@@ -108,9 +134,15 @@ def _arrange(world: World, purpose: str, condition: str) -> ContactRecord:
         uses = set(Use) - {use}
     elif condition == "attestation_absent":
         attested = False
-    elif condition == "record_without_subject":
+    elif condition in ("record_without_email_or_phone", "linked_by_name_and_company_to_an_erased_person"):
         card = {"name": "Dana Reyes", "company": "Example Ltd"}
+    elif condition == "record_without_any_person":
+        card = {"company": "Example Ltd", "website": "example.com"}
     record = world.store_card(world.uploader, uses=uses, attested=attested, **card)
+    if condition == "linked_by_name_and_company_to_an_erased_person":
+        # Dana's other card (e-mail and name + company) links the two; then Dana is erased by e-mail.
+        world.store_card(world.other_uploader, name="Dana Reyes", email=EMAIL, company="Example Ltd")
+        world.suppress_person(R.erased, email=EMAIL)
 
     if condition == "attestation_revoked":
         set_attestation(world.session, world.uploader, record, None)
@@ -132,6 +164,12 @@ def _arrange(world: World, purpose: str, condition: str) -> ContactRecord:
         subject = world.session.get(Subject, record.subject_id)
         assert subject is not None
         subject.is_user = True
+    notice = world.session.exec(select(Notice).where(Notice.subject_id == record.subject_id)).first()
+    if notice is not None and condition in ("notice_not_yet_sent", "notice_overdue"):
+        notice.sent_at = None  # store_card marked it sent
+        if condition == "notice_overdue":
+            notice.due_at = utcnow() - timedelta(days=1)
+        world.session.add(notice)
     world.session.commit()
     return record
 
@@ -156,8 +194,9 @@ def world(
     suppress: Callable[..., Suppression],
     uploader: Principal,
     other_uploader: Principal,
+    salt: bytes,
 ) -> World:
-    return World(session, store_card, suppress, uploader, other_uploader)
+    return World(session, store_card, suppress, uploader, other_uploader, salt)
 
 
 @pytest.mark.parametrize(("purpose", "condition", "qualifies"), _cases())
@@ -391,8 +430,9 @@ EXCLUSION_WORDS: dict[str, SuppressionReason | str] = {
     "opted out of partners": R.opt_out_partners,
     "erased": R.erased,
     "a child": R.child,
-    "already a user": "is_user",
+    "restricted": R.restricted,
 }
+USER_WORDS = "already a user"  # the "user" suppression and the subject's flag, both
 
 
 def _docstring_rows() -> dict[str, dict[str, str]]:
@@ -419,16 +459,24 @@ def test_the_docstring_table_has_one_row_per_purpose() -> None:
 @pytest.mark.parametrize("purpose", PURPOSES)
 def test_the_docstring_table_states_the_use_and_attestation(purpose: str) -> None:
     row, rule = _docstring_rows()[purpose], rule_for(purpose)
-    assert row["needs use"] == (rule.use.value if rule.use else "(none)")
+    if rule.uses is None:
+        assert row["needs use"] == "(none)"
+    elif rule.uses == frozenset(Use):
+        assert row["needs use"] == "any"
+    else:
+        assert set(_words(row["needs use"])) == {u.value for u in rule.uses}
     assert row["needs attestation"] == ("yes" if rule.needs_attestation else "no")
-    assert row["needs a known person"] == ("yes" if rule.needs_subject else "no")
+    assert row["needs an identified person"] == ("yes" if rule.needs_identified_person else "no")
+    assert row["needs a notice"] == rule.notice.value
 
 
 @pytest.mark.parametrize("purpose", PURPOSES)
 def test_the_docstring_table_states_the_exclusions(purpose: str) -> None:
     row, rule = _docstring_rows()[purpose], rule_for(purpose)
     cell = row["excluded when the person is"]
-    stated = set() if cell.startswith("(never") else {EXCLUSION_WORDS[w] for w in _words(cell)}
+    words = [] if cell.startswith("(never") else _words(cell)
+    stated = {EXCLUSION_WORDS[w] for w in words if w != USER_WORDS}
+    stated |= {R.user, "is_user"} if USER_WORDS in words else set()
     assert stated == set(rule.suppressed_by) | ({"is_user"} if rule.excludes_users else set())
 
 

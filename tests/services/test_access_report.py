@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from people import ADA, BEN, COOLDOWN, Upload
+from people import ADA, BEN, Upload, invite
 from sqlmodel import Session
 
 from models.enums import Channel, Use
 from models.tables import (
     Principal,
 )
-from services import access, disclosures, invites, rights
+from services import access, disclosures, rights
 from services.records import correct_field
 from services.values import record_values
 
@@ -73,7 +73,7 @@ def test_access_report_lists_disclosures_invites_and_suppressions_as_json(
 ) -> None:
     record = upload(uploader, ADA)
     disclosures.partner_contacts(session, partner)
-    invites.record_invite(session, subject_id=record.subject_id, actor=privacy_admin, cooldown_days=COOLDOWN)  # type: ignore[arg-type]
+    invite(session, privacy_admin, record.subject_id, salt)
     rights.opt_out(session, email=ADA.email, scopes={"partners"}, actor=None, salt=salt)
     session.commit()
 
@@ -86,8 +86,16 @@ def test_access_report_lists_disclosures_invites_and_suppressions_as_json(
     assert {(s["kind"], s["reason"]) for s in report["suppressions"]} == {
         ("email", "opt_out_partners"),
         ("phone", "opt_out_partners"),
+        ("name_org", "opt_out_partners"),
     }
-    assert [e["action"] for e in report["history"]] == ["created", "disclosed", "invited", "opted_out"]
+    assert [n["sent_at"] is not None for n in report["notices"]] == [True]
+    assert [e["action"] for e in report["history"]] == [
+        "created",
+        "disclosed",
+        "invite_claimed",
+        "invited",
+        "opted_out",
+    ]
 
 
 def test_access_report_for_an_unknown_person_is_empty(session: Session, salt: bytes) -> None:

@@ -127,10 +127,16 @@ def test_shine_the_light_lists_the_partners_and_categories_of_that_year_only(
 
     report = disclosures.shine_the_light(session, email=ADA.email, year=2025, salt=salt)
 
-    assert report["partners"] == [
-        {"partner": "acme-partner", "categories": ["email_address", "name"], "disclosures": 1},
-        {"partner": "zenith-partner", "categories": ["name", "occupation"], "disclosures": 2},
+    assert [(p["partner"], p["categories"], p["disclosures"]) for p in report["partners"]] == [
+        ("acme-partner", ["email_address", "name"], 1),
+        ("zenith-partner", ["name", "occupation"], 2),
     ]
+    # The fixture's partner is in the registry: its name and address, as § 1798.83(a) asks.
+    registered = report["partners"][0]
+    assert (registered["legal_name"], registered["postal_address"]) == (
+        "Acme Partner Ltd",
+        "1 Partner Way, Springfield, CA 90000",
+    )
 
 
 def test_shine_the_light_leaves_out_disclosures_not_for_direct_marketing(

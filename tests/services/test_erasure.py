@@ -15,12 +15,12 @@ import pytest
 from people import (
     ADA,
     BEN,
-    COOLDOWN,
     Person,
     Upload,
     card_image,
     count,
     erase,
+    invite,
     qualifying_ids,
 )
 from sqlalchemy import text
@@ -46,7 +46,7 @@ from models.tables import (
     SubjectKey,
     Suppression,
 )
-from services import disclosures, invites, rights
+from services import disclosures, rights
 from services.records import correct_field
 from services.values import record_values
 
@@ -119,6 +119,7 @@ def test_erasure_leaves_suppression_hashes_and_a_counts_only_audit_entry(
     assert {(r.kind, r.reason) for r in rows} == {
         ("email", SuppressionReason.erased),
         ("phone", SuppressionReason.erased),
+        ("name_org", SuppressionReason.erased),
     }
     event = session.exec(select(AuditEvent).where(AuditEvent.action == "erased")).one()
     assert event.actor_id == privacy_admin.id and event.subject_id is None and event.record_id is None
@@ -145,7 +146,7 @@ def test_erased_person_leaves_no_trace_in_the_database_or_the_blob_store(
     name_value = next(v for v in record_values(session, first.id) if v.field == "names")  # type: ignore[arg-type]
     correct_field(session, uploader, first, name_value.id, "Dr Ada Q.", salt=salt)  # type: ignore[arg-type]
     disclosures.partner_contacts(session, partner)
-    invites.record_invite(session, subject_id=first.subject_id, actor=privacy_admin, cooldown_days=0)  # type: ignore[arg-type]
+    invite(session, privacy_admin, first.subject_id, salt)
     session.commit()
     assert found_in_storage(engine, session, blobs, ADA), "the search must see Ada before the erasure"
 
@@ -212,7 +213,7 @@ def test_erasure_removes_the_persons_disclosures_and_invites(
 ) -> None:
     ada, ben = upload(uploader, ADA), upload(uploader, BEN)
     disclosures.partner_contacts(session, partner)
-    invites.record_invite(session, subject_id=ada.subject_id, actor=privacy_admin, cooldown_days=COOLDOWN)  # type: ignore[arg-type]
+    invite(session, privacy_admin, ada.subject_id, salt)
     session.commit()
 
     result = erase(session, salt, blobs, ADA)

@@ -90,10 +90,14 @@ def test_import_stores_good_cards_reports_bad_ones_and_a_rerun_imports_nothing(
     assert events[0].result is None and events[0].total == 9
     assert [e.done for e in events[1:]] == list(range(1, 10))
 
-    sources = {s.client["relative_path"]: s for s in sources_of(engine, uploader.id)}  # type: ignore[arg-type]
-    assert sorted(sources) == ["a.png", "sub/b.png"]
+    sources = {s.sha256: s for s in sources_of(engine, uploader.id)}  # type: ignore[arg-type]
+    assert sorted(sources) == sorted(sha256(path) for path in good)
+    labels = report.labels()
     for path in good:
-        source = sources[path.relative_to(folder).as_posix()]
+        source = sources[sha256(path)]
+        rel = path.relative_to(folder).as_posix()
+        assert source.client == {"import_batch": source.client["import_batch"], "file": labels[rel]}
+        assert rel not in str(source.client), "a stored card never names the file it came from"
         assert source.sha256 == sha256(path) and source.byte_size == path.stat().st_size
         assert source.channel == Channel.batch and source.status == "extracted"
         assert blobs.get(source.blob_key) == path.read_bytes()  # type: ignore[arg-type]
@@ -141,6 +145,9 @@ def test_manifest_sets_basis_uses_and_notes_per_file(
         writer.writerow(["missing.png", "", "", "", "typo?"])
 
     report = run_import(folder, uploader, engine, blobs, salt, manifest=manifest, uses={Use.invites})
+    by_sha = {
+        sha256(folder / name): name for name in ("met.png", "sub/public.png", "plain.png", "private.png")
+    }
 
     assert report.imported == 4 and report.failed == 0
     assert report.manifest_unmatched == [{"line": 5, "path": "missing.png"}]
@@ -152,7 +159,7 @@ def test_manifest_sets_basis_uses_and_notes_per_file(
             uses = {
                 u.use for u in session.exec(select(PermittedUse).where(PermittedUse.record_id == record.id))
             }
-            seen[source.client["relative_path"]] = (
+            seen[by_sha[source.sha256]] = (
                 attestation.basis,
                 attestation.basis_text,
                 uses,

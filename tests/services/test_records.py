@@ -121,17 +121,35 @@ def test_store_links_the_record_to_a_subject_keyed_by_email_and_phones(
     record = store_directly(session, uploader, build_extraction(**CARD), salt)
     assert record.subject_id is not None and session.get(Subject, record.subject_id) is not None
     keys = session.exec(select(SubjectKey).where(SubjectKey.subject_id == record.subject_id)).all()
-    assert sorted(k.kind for k in keys) == ["email", "phone", "phone"]
+    # name + company, and name + the e-mail's domain (example.com)
+    assert sorted(k.kind for k in keys) == ["email", "name_org", "name_org", "phone", "phone"]
 
 
-def test_store_keeps_a_card_without_email_or_phone_without_a_subject(
+def test_store_links_a_card_without_email_or_phone_to_its_person_by_name_and_company(
     session: Session, build_extraction: Build, uploader: Principal, salt: bytes
 ) -> None:
     record = store_directly(
         session, uploader, build_extraction(name="Dana Reyes", company="Example Ltd"), salt
     )
+    keys = session.exec(select(SubjectKey).where(SubjectKey.subject_id == record.subject_id)).all()
+    assert record.subject_id is not None and [k.kind for k in keys] == ["name_org"]
+
+
+def test_store_keeps_a_card_naming_no_person_without_a_subject(
+    session: Session, build_extraction: Build, uploader: Principal, salt: bytes
+) -> None:
+    record = store_directly(
+        session, uploader, build_extraction(company="Example Ltd", website="example.com"), salt
+    )
     assert record.subject_id is None
     assert session.exec(select(Subject)).all() == []
+
+
+def test_a_single_given_name_links_nobody(
+    session: Session, build_extraction: Build, uploader: Principal, salt: bytes
+) -> None:
+    record = store_directly(session, uploader, build_extraction(name="Dana", company="Example Ltd"), salt)
+    assert record.subject_id is None
 
 
 def test_store_does_not_key_phones_that_are_not_e164(

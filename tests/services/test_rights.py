@@ -117,8 +117,9 @@ def test_opt_out_by_phone_also_suppresses_the_persons_email(
     assert {(r.kind, r.reason) for r in rows} == {
         ("email", SuppressionReason.opt_out_invites),
         ("phone", SuppressionReason.opt_out_invites),
+        ("name_org", SuppressionReason.opt_out_invites),  # name + company, name + e-mail domain
     }
-    assert result.keys_suppressed == 2
+    assert result.keys_suppressed == 4
 
 
 def test_opt_out_twice_adds_no_duplicate_rows(session: Session, salt: bytes) -> None:
