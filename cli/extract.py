@@ -31,6 +31,7 @@ from services.extraction import pipeline_options
 class Profile(StrEnum):
     accurate = "accurate"
     fast = "fast"
+    best = "best"
 
 
 class OutputFormat(StrEnum):
@@ -49,7 +50,10 @@ def extract(
     region: Annotated[str, typer.Option(help="Default country for phone numbers (ISO 3166 alpha-2).")] = "",
     profile: Annotated[
         Profile | None,
-        typer.Option(help="accurate (default: CARDS_PROFILE), or fast: one OCR pass at the image's size."),
+        typer.Option(
+            help="accurate (default: CARDS_PROFILE); fast: one OCR pass at the image's size; "
+            "best: both engines on every card."
+        ),
     ] = None,
 ) -> None:
     """Extract contacts from card images. Exits 1 if any card failed, after processing all of them."""

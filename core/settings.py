@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.errors import InvalidConfigError
 
-Profile = Literal["accurate", "fast"]
+Profile = Literal["accurate", "fast", "best"]
 
 
 class Settings(BaseSettings):
@@ -149,10 +149,10 @@ class Settings(BaseSettings):
         alias="CARDS_SECOND_PASS_BELOW",
         ge=0,
         le=2,
-        description="Accurate profile: a sparse-text pass runs when the first reads below this per letter.",
+        description="A sparse-text pass reads a photo whose confident letters are below this share.",
     )
     profile: Profile = Field(
-        default="accurate", alias="CARDS_PROFILE", description="Extraction profile: `accurate` or `fast`."
+        default="accurate", alias="CARDS_PROFILE", description="Extraction profile: accurate, fast or best."
     )
     max_image_bytes: int = Field(
         default=40 * 1024 * 1024,

@@ -3,8 +3,9 @@
 ``extract_file`` never raises for a bad card: the failure is recorded in the
 :class:`Extraction` so that a batch always finishes. ``extract_many`` runs cards in
 worker processes (:mod:`ingest.pool`; tesseract is single-threaded per process here) and
-yields results in input order. Every knob is a field of :class:`Options`, set by the caller
-from the settings: nothing here reads the environment.
+yields results in input order. How a card is read — which engines, languages, passes and
+turns — is :mod:`ingest.reading`. Every knob is a field of :class:`Options`, set by the
+caller from the settings: nothing here reads the environment.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from ingest import preprocess
 from ingest.errors import NoTextFoundError
 from ingest.fields import extract_fields, split_lines
 from ingest.load import DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, load_image, read_source
-from ingest.ocr import OcrPage, limit_threads, merge_pages, recognise, tesseract_version
+from ingest.ocr import engine_versions, limit_threads
+from ingest.reading import add_rapid, read_card
 from ingest.schema import Extraction
 
-PIPELINE_VERSION = "0.1.0"
-PROFILES = ("accurate", "fast")
+PIPELINE_VERSION = "0.2.0"
+PROFILES = ("accurate", "fast", "best")
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".bmp", ".jpe", ".heic", ".heif", ".pdf"}
 
 
@@ -36,13 +38,17 @@ class Options:
     region: str = "US"  # the card's country when the card itself gives none
     psm: int = 3
     second_psm: int | None = 11  # a sparse-text pass fills lines the first one missed
-    second_pass_below: float = 0.8  # ... when the first pass reads below this quality per letter
     lang: str = "eng"
     timeout_s: float = 60.0
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_bytes: int = DEFAULT_MAX_BYTES
     upscale: bool = True  # 2x small scans: +6 to +9 F1 points on e-mails/websites, ~1.8x OCR time
     profile: str = "accurate"
+    second_pass_below: float = 0.8  # photos: sparse pass when confident letters are below this share
+    second_pass_below_scan: float = 0.0  # scans: only where psm 3 read little (see reading.with_sparse_pass)
+    rapid: str = "auto"  # RapidOCR too: never / auto (where it pays) / always
+    rapid_max_side: int = 960  # RapidOCR's detector reads a copy at most this large
+    rapid_if_missing: tuple[str, ...] = ("names",)  # auto: RapidOCR too when tesseract's fields lack these
 
     @classmethod
     def for_profile(cls, profile: str, **overrides: Any) -> Options:
@@ -50,9 +56,12 @@ class Options:
         return cls(**overrides).with_profile(profile)
 
     def with_profile(self, profile: str) -> Options:
-        """``accurate`` (default) or ``fast``: one OCR pass at the image's own size, for throughput."""
+        """``accurate`` (default); ``fast``: one tesseract pass at the image's own size;
+        ``best``: both engines on every card."""
         if profile == "fast":
-            return replace(self, upscale=False, second_psm=None, profile="fast")
+            return replace(self, upscale=False, second_psm=None, rapid="never", profile="fast")
+        if profile == "best":
+            return replace(self, rapid="always", second_pass_below_scan=0.8, profile="best")
         if profile != "accurate":
             raise ValueError(f"unknown profile {profile!r}")
         return replace(self, profile="accurate")
@@ -66,61 +75,8 @@ class Options:
             "lang": self.lang,
             "default_region": self.region,
             "oem": 1,
+            "rapid": self.rapid,
         }
-
-
-def page_quality(page: OcrPage) -> float:
-    """How readable an OCR pass was: confident words that look like words. Used to pick a rotation."""
-    score = 0.0
-    for word in page.words:
-        letters = sum(ch.isalnum() for ch in word.text)
-        if letters >= 3 and word.conf >= 0.6:
-            score += letters * word.conf
-    return score
-
-
-def needs_second_pass(page: OcrPage, below_quality: float = 0.8) -> bool:
-    """A sparse-text pass pays off only where the full-page pass read little, or read it badly."""
-    letters = sum(sum(ch.isalnum() for ch in w.text) for w in page.words)
-    return letters < 120 or page_quality(page) < below_quality * letters
-
-
-def vertical_share(page: OcrPage) -> float:
-    """Share of longer words whose boxes stand upright: tesseract read a card turned 90 degrees."""
-    long_words = [w for w in page.words if len(w.text) >= 4]
-    if not long_words:
-        return 0.0
-    return sum(w.box[3] > 1.2 * w.box[2] for w in long_words) / len(long_words)
-
-
-def ocr_upright(prepared: preprocess.Prepared, options: Options) -> tuple[preprocess.Prepared, OcrPage]:
-    """OCR the card, trying other quarter turns when the first reading is sideways or noise.
-
-    Tesseract's own orientation detection fails on cards' short text, so candidates are
-    scored by what they read; the retries happen only on cards that need them.
-    """
-
-    def read(candidate: preprocess.Prepared) -> OcrPage:
-        return recognise(candidate.image, psm=options.psm, lang=options.lang, timeout_s=options.timeout_s)
-
-    page = read(prepared)
-    quality = page_quality(page)
-    if vertical_share(page) > 0.5:
-        turns_to_try: tuple[int, ...] = (1, 3)
-    else:
-        letters = sum(sum(ch.isalnum() for ch in w.text) for w in page.words)
-        # Upright cards, even noisy scans, score >= 0.5 per letter here; upside-down ones ~0.1.
-        if quality >= max(0.3 * letters, 25):
-            return prepared, page
-        turns_to_try = (2, 1, 3)
-    best = (quality, prepared, page)
-    for turns in turns_to_try:
-        rotated = preprocess.rotate_quarter_turns(prepared, turns)
-        candidate = read(rotated)
-        score = page_quality(candidate)
-        if score > best[0] * 1.2 or (best[1] is prepared and turns_to_try[0] == 1 and score > best[0] * 0.8):
-            best = (score, rotated, candidate)
-    return best[1], best[2]
 
 
 def extract_bytes(data: bytes, source: str, options: Options | None = None) -> Extraction:
@@ -141,16 +97,8 @@ def extract_bytes(data: bytes, source: str, options: Options | None = None) -> E
     prepared = preprocess.crop_to_card(prepared)
     prepared = preprocess.scale_for_ocr(prepared) if options.upscale else preprocess.limit_size(prepared)
     lap("preprocess")
-    prepared, page = ocr_upright(prepared, options)
-    if (
-        options.second_psm is not None
-        and options.second_psm != options.psm
-        and needs_second_pass(page, options.second_pass_below)
-    ):
-        sparse = recognise(
-            prepared.image, psm=options.second_psm, lang=options.lang, timeout_s=options.timeout_s
-        )
-        page = merge_pages(page, sparse)
+    reading = read_card(prepared, options)
+    prepared, page = reading.prepared, reading.page
     lap("ocr")
     if not any(w.conf >= 0.5 and sum(ch.isalnum() for ch in w.text) >= 2 for w in page.words):
         raise NoTextFoundError("No readable text was found on the card.")
@@ -159,19 +107,36 @@ def extract_bytes(data: bytes, source: str, options: Options | None = None) -> E
         segments, default_region=options.region, to_original=prepared.box_to_original
     )
     lap("fields")
+    missing = [f for f in options.rapid_if_missing if not fields.get(f)]
+    if options.rapid == "auto" and "rapidocr" not in reading.engines and missing:
+        # tesseract's reading lacked a key field: RapidOCR reads the card too, and the fields again
+        reading = add_rapid(reading, options, "missing_" + "_".join(missing))
+        page = reading.page
+        lap("ocr_extra")
+        fields, region = extract_fields(
+            split_lines(page.lines), default_region=options.region, to_original=prepared.box_to_original
+        )
+        timings["ocr"] += timings.pop("ocr_extra")
+        fields_ms = timings["fields"]
+        lap("fields")
+        timings["fields"] += fields_ms
     return Extraction(
         source=source,
         sha256=loaded.sha256,
         fields=fields,
         text=page.text,
         engine={
-            "name": "tesseract",
-            "version": tesseract_version(),
+            "name": "+".join(reading.engines),
+            "version": engine_versions()["tesseract"],
+            "versions": {k: v for k, v in engine_versions().items() if k in reading.engines},
             "params": options.params(),
             "pipeline": PIPELINE_VERSION,
             "steps": prepared.steps,
+            "langs": reading.langs,
+            "rapid_reason": reading.rapid_reason,
         },
         timings_ms=timings,
+        ocr_timings_ms=reading.timings_ms,
         region=region,
         image={
             "format": loaded.format,

@@ -29,6 +29,7 @@ class FieldValue:
     method: str
     type: str | None = None  # phones: work / mobile / fax / other; social: the network
     extension: str | None = None  # phones only
+    script: str | None = None  # set for values in another script than Latin (ISO 15924: Jpan, Hani...)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -45,6 +46,7 @@ class Extraction:
     text: str = ""
     engine: dict[str, Any] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    ocr_timings_ms: dict[str, float] = field(default_factory=dict)  # the "ocr" stage by engine and step
     region: str | None = None
     image: dict[str, Any] = field(default_factory=dict)
     error: dict[str, str] | None = None
@@ -61,6 +63,7 @@ class Extraction:
             "text": self.text,
             "engine": self.engine,
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "ocr_timings_ms": {k: round(v, 1) for k, v in self.ocr_timings_ms.items()},
             "region": self.region,
             "image": self.image,
             "error": self.error,

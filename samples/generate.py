@@ -817,7 +817,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    for stale in [*args.out.glob("card_*.png"), *args.out.glob("photo_*.jpg")]:
+    for stale in [*args.out.glob("card_*.png"), *args.out.glob("photo_*.jpg"), *args.out.glob("hard_*.*")]:
         stale.unlink()
     rng, nrng = random.Random(args.seed), np.random.default_rng(args.seed)
     brands, used = rng.sample(BRANDS, len(SPECS)), set()
@@ -849,6 +849,10 @@ def main(argv: list[str] | None = None) -> None:
             img.save(args.out / fname, optimize=True)
         labels[fname] = to_label(card, quality, notes)
         print(f"{fname:13} {spec.country} {spec.layout:10} {spec.render:5} {card.company}")
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import hard  # the harder set, drawn after the base cards with its own RNG (base cards unchanged)
+
+    labels.update(hard.generate(args.out, args.seed, photograph))
     text = json.dumps(dict(sorted(labels.items())), indent=2, ensure_ascii=False)
     (args.out / "labels.json").write_text(text + "\n", encoding="utf-8")
 

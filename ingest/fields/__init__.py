@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import phonenumbers
 
+from ingest.fields.agreement import reconcile_domains
 from ingest.fields.contacts import (
     Match,
     domain_of,
@@ -23,19 +24,28 @@ from ingest.fields.entities import (
     Candidate,
     address_score,
     classify,
+    clean_company,
+    company_score,
+    email_name_evidence,
     group_addresses,
     is_latin,
+    lower_words,
     name_shape,
     strip_postnominals,
+    title_score,
 )
+from ingest.fields.native import compact_cjk, find_native
 from ingest.fields.phones import find_phones, repair_plus_read_as_four
 from ingest.fields.segments import Segment, split_lines
-from ingest.fields.vocab import COUNTRY_REGION
+from ingest.fields.vocab import COUNTRY_REGION, TITLE_WORDS
 from ingest.schema import FIELD_NAMES, FieldValue
 
 __all__ = ["extract_fields", "infer_region", "split_lines"]
 
 BoxMapper = Callable[[tuple[int, int, int, int]], list[int]]
+NATIVE_FIELD = {"name": "names", "company": "companies", "address": "addresses"}
+NATIVE_FIELD = {"name": "names", "company": "companies", "address": "addresses"}
+UNVALIDATED_PHONE_FACTOR = 0.5  # a number phonenumbers cannot place: kept as printed, flagged as doubtful
 KIND_TO_FIELD = {
     "name": "names",
     "job_title": "job_titles",
@@ -55,13 +65,13 @@ def infer_region(segments: list[Segment], emails: list[str], websites: list[str]
         if len(name) > 3:
             votes[region] += len(re.findall(r"(?<![a-z])" + re.escape(name) + r"(?![a-z])", text))
     for code in re.findall(r"(?<![\d+])\+\s?(\d{1,3})(?=[\s(.\-])", text):
-        region = phonenumbers.region_code_for_country_code(int(code))
-        if region and region != "ZZ":
-            votes[region] += 1
+        calling = phonenumbers.region_code_for_country_code(int(code))
+        if calling and calling != "ZZ":
+            votes[calling] += 1
     for value in [*emails, *websites]:
-        region = region_from_domain(domain_of(value))
-        if region:
-            votes[region] += 1
+        tld = region_from_domain(domain_of(value))
+        if tld:
+            votes[tld] += 1
     if not votes or max(votes.values()) == 0:
         return default
     return votes.most_common(1)[0][0]
@@ -94,7 +104,11 @@ def extract_fields(
         emit("emails", m)
     for s in segments:
         for m in _unique(find_websites(s, taken[s.index])):
-            emit("social" if m.kind else "websites", m)
+            target = "social" if m.kind else "websites"
+            if any(v.value.casefold() == m.value.casefold() for v in fields[target]):
+                taken[s.index].append((m.start, m.end))  # printed twice: one value
+                continue
+            emit(target, m)
         for m in find_social_handles(s):
             if not any(m.start < end and start < m.end for start, end in taken[s.index]):
                 emit("social", m, 0.9)
@@ -109,24 +123,42 @@ def extract_fields(
     phones = [m for s in segments for m in find_phones(s, region, taken[s.index])]
     repair_plus_read_as_four(phones, region)
     for m in _unique(phones):
-        emit("phones", m, 1.0 if m.valid else 0.8)
+        emit("phones", m, 1.0 if m.valid else (0.8 if m.value.startswith("+") else UNVALIDATED_PHONE_FACTOR))
 
-    candidates = _leftovers(segments, taken)
+    locals_ = [v.value.split("@")[0] for v in fields["emails"]]
+    candidates = _leftovers(segments, taken, locals_)
     domains = [domain_of(v.value) for v in fields["emails"] + fields["websites"]]
     classify(candidates, [v.value for v in fields["emails"]], domains)
     for c in candidates:
         if c.kind in KIND_TO_FIELD:
-            value = strip_postnominals(c.text) if c.kind == "name" else c.text.strip(" ,;:|")
+            chosen = strip_postnominals(c.text) if c.kind == "name" else c.text.strip(" ,;:|")
+            if c.kind == "company":
+                chosen = clean_company(chosen)
+                if not chosen:
+                    continue
             field_name = KIND_TO_FIELD[c.kind]
-            if any(v.value.casefold() == value.casefold() for v in fields[field_name]):
+            if any(v.value.casefold() == chosen.casefold() for v in fields[field_name]):
                 continue  # printed twice (both sides, or a vertical repeat): one value
-            fields[field_name].append(_entity_value(c, value, c.method or "vocabulary", to_original))
+            fields[field_name].append(_entity_value(c, chosen, c.method or "vocabulary", to_original))
     card_text = "\n".join(s.text for s in segments)
+    reconcile_domains(fields["emails"], fields["websites"], [v.value for v in fields["companies"]], card_text)
     for email in fields["emails"]:
         names = [n.value for n in fields["names"] if n.confidence > email.confidence]
         repaired = repair_local_part(email.value, names, card_text.replace(email.raw, ""))
         if repaired:
             email.value, email.method = repaired, email.method + "+name_repair"
+    for native in find_native(segments):
+        seg = native.segment
+        fields[NATIVE_FIELD[native.kind]].append(
+            FieldValue(
+                value=compact_cjk(seg.text),
+                raw=seg.text,
+                confidence=round(seg.conf * 0.9, 3),
+                bbox=to_original(seg.box),
+                method="native_script",
+                script=native.script,
+            )
+        )
     for group in group_addresses(candidates):
         raw = ", ".join(c.text.strip(" ,") for c in group)
         boxes = [c.segment.span_box(c.start, c.end) for c in group]
@@ -169,7 +201,9 @@ def _unique(matches: list[Match]) -> list[Match]:
     return out
 
 
-def _leftovers(segments: list[Segment], taken: dict[int, list[tuple[int, int]]]) -> list[Candidate]:
+def _leftovers(
+    segments: list[Segment], taken: dict[int, list[tuple[int, int]]], locals_: list[str]
+) -> list[Candidate]:
     """What remains of each segment once contact details (and their labels) are cut out."""
     candidates = []
     for s in segments:
@@ -180,8 +214,8 @@ def _leftovers(segments: list[Segment], taken: dict[int, list[tuple[int, int]]])
             pieces.append((pos, start, piece))
             pos = max(pos, end)
         for start, _end, piece in pieces:
-            for offset, part in _split_phrases(piece, start):
-                text = _strip_label(part) if spans else part
+            for offset, part in _split_phrases(piece, start, locals_):
+                text = EDGE_JUNK.sub("", _strip_label(part) if spans else part)
                 if len(text) < 2 or not is_latin(text) or sum(ch.isalpha() for ch in text) < 2:
                     continue
                 begin = s.text.find(text, offset)
@@ -189,10 +223,13 @@ def _leftovers(segments: list[Segment], taken: dict[int, list[tuple[int, int]]])
     return candidates
 
 
+# Tokens of punctuation alone at a line's edges are specks and rules read as text (': title').
+_JUNK = r"[:;,.\-–—_=~*#¥$«»|\\/'\"`“”‘’!?^°•·]+"
+EDGE_JUNK = re.compile(rf"^(?:{_JUNK}\s+)+|(?:\s+{_JUNK})+$")
 SEPARATOR = re.compile(r"\s*(?:[|•·]|\s-\s|\s–\s)\s*")
 
 
-def _split_phrases(piece: str, offset: int) -> list[tuple[int, str]]:
+def _split_phrases(piece: str, offset: int, locals_: list[str]) -> list[tuple[int, str]]:
     """Split at printed separators ('|', '•'), and 'Jane Doe, Owner' after a name."""
     if address_score(piece) >= 1.5:  # addresses print their own separators: "Rue X 3 - 1000 Brussels"
         return [(offset, piece.strip(" ,;|·•-–"))]
@@ -202,13 +239,42 @@ def _split_phrases(piece: str, offset: int) -> list[tuple[int, str]]:
         end = m.start() if m else len(piece)
         chunk = piece[pos:end]
         head, comma, tail = chunk.partition(",")
-        if comma and tail.strip() and name_shape(head) and strip_postnominals(chunk) == chunk.strip(" ,"):
+        title_then_company = (
+            title_score(lower_words(head)) >= 1.0 and company_score(tail, lower_words(tail), [])[0] >= 1.0
+        )  # 'Grade Teacher, Mount Pilot Elementary School'
+        if (
+            comma
+            and tail.strip()
+            and (title_then_company or (name_shape(head) and strip_postnominals(chunk) == chunk.strip(" ,")))
+        ):
             parts.append((offset + pos, head.strip(" ,;-–")))
             parts.append((offset + pos + len(head) + 1, tail.strip(" ,;-–")))
         else:
             parts.append((offset + pos, chunk.strip(" ,;-–")))
         pos = m.end() if m else len(piece)
-    return [(o, t) for o, t in parts if t]
+    return [split for o, t in parts if t for split in split_name_title(o, t, locals_)]
+
+
+def split_name_title(offset: int, text: str, locals_: list[str]) -> list[tuple[int, str]]:
+    """'Bernard Desarnauts Founder & CEO' printed on one line: the name, then the title.
+
+    Only where the card's e-mail agrees with the name part ('bdesarnauts@'): 'Trade Missions
+    Assistant' is one title, though its first words look like a name.
+    """
+    tokens = list(re.finditer(r"\S+", text))
+    for k in (2, 3):
+        if len(tokens) <= k:
+            break
+        head, tail = text[: tokens[k - 1].end()], text[tokens[k].start() :]
+        first = tokens[k].group().lower().strip(",.&")
+        if (
+            first in TITLE_WORDS
+            and name_shape(head) >= 0.7
+            and title_score(lower_words(tail)) >= 1.0
+            and email_name_evidence(head, locals_) >= 1.5
+        ):
+            return [(offset, head), (offset + tokens[k].start(), tail)]
+    return [(offset, text)]
 
 
 def _strip_label(text: str) -> str:

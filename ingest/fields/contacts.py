@@ -26,6 +26,13 @@ LABELLED_SPLIT_LOCAL = re.compile(
     r"\b" + EMAIL_LABEL + r"\s+([A-Za-z][A-Za-z0-9_-]*)\s([A-Za-z0-9._-]+\s?" + _AT + ")", re.I
 )
 
+GLUED_LABEL = re.compile(r"(?:e-?mail|mail|courriel)[.:_-]", re.I)  # a separator: 'mailroom@' stays
+LABELLED_NO_AT = re.compile(
+    r"\b(?:e-?mail|mail|courriel)\s*[:.]?\s*"
+    r"(?P<token>[A-Za-z0-9][A-Za-z0-9._-]{3,}\.[A-Za-z]{2,6})\b(?![@.])",
+    re.I,
+)
+AT_LOOKALIKES = set("eaoQ©®0(")
 GENERIC_TLDS = {
     "com", "net", "org", "edu", "gov", "info", "biz", "io", "co", "ai", "app", "dev", "tech",
     "online", "site", "store", "agency", "consulting", "group", "global", "world", "media", "design",
@@ -114,6 +121,10 @@ def find_emails(segment: Segment) -> list[Match]:
         if m.start() == 0 and left:  # "astrid.      vansnick@..." read as two segments
             local, method = left.group(1) + local, "regex_joined_left"
         local = local.strip("._-'")
+        glued = GLUED_LABEL.match(local)
+        if glued and len(local) - glued.end() >= 2:  # "E-Mail.jane@..." : the label is not the address
+            start += glued.end() if m.start() == start else 0
+            local, method = local[glued.end() :], method + "_label_cut"
         tld = domain.rsplit(".", 1)[-1]
         if tld not in KNOWN_TLDS and len(tld) > 3:
             continue
@@ -123,7 +134,39 @@ def find_emails(segment: Segment) -> list[Match]:
         except EmailNotValidError:
             continue
         found.append(Match(segment, start, m.end(), checked.normalized, method))
+    if not found:
+        found += _labelled_without_at(segment)
     return found
+
+
+def _labelled_without_at(segment: Segment) -> list[Match]:
+    """'E-Mail clowery41everizon.net': after an e-mail label, a host whose '@' was misread.
+
+    The '@' is taken to be the one character (e, a, o, Q, ©...) that leaves a host name
+    without digits (hosts rarely have them, local parts often do), the longest such.
+    """
+    m = LABELLED_NO_AT.search(segment.text)
+    if not m:
+        return []
+    token = m.group("token")
+    options = []
+    for i, ch in enumerate(token):
+        if ch not in AT_LOOKALIKES or i < 2:
+            continue
+        local, domain = token[:i], token[i + 1 :].lower()
+        label = domain.split(".")[0]
+        tld = domain.rsplit(".", 1)[-1]
+        if "." not in domain or tld not in KNOWN_TLDS or len(label) < 3 or re.search(r"\d", label):
+            continue
+        try:
+            checked = validate_email(f"{local}@{domain}", check_deliverability=False)
+        except EmailNotValidError:
+            continue
+        options.append((len(label), checked.normalized))
+    if not options:
+        return []
+    value = max(options)[1]
+    return [Match(segment, m.start("token"), m.end("token"), value, "regex_label_repaired_at")]
 
 
 def social_network(url: str) -> str | None:
@@ -138,10 +181,14 @@ def find_websites(segment: Segment, taken: list[tuple[int, int]]) -> list[Match]
     for m in WEBSITE.finditer(text):
         if any(m.start() < end and start < m.end() for start, end in taken):
             continue
-        url = re.sub(r"\s", "", m.group("url")).rstrip(".,;:)")
+        end = m.end()
+        spaced = SPACED_TLD.match(text, end)
+        tld = m.group("tld").lower()
+        if spaced and _joins_tld(tld, spaced.group("tld").lower()):  # "www.example.co. uk"
+            end, tld = spaced.end(), spaced.group("tld").lower()
+        url = re.sub(r"\s", "", text[m.start("url") : end]).rstrip(".,;:)")
         url = re.sub(r"^hltp", "http", url, flags=re.I)
         url = re.sub(r"^(www\d?),", r"\1.", url, flags=re.I)
-        tld = m.group("tld").lower()
         has_prefix = bool(re.match(r"(?:https?://|www\d?\.)", url, re.I))
         host = re.sub(r"^(?:https?://)?", "", url, flags=re.I).split("/")[0]
         if not has_prefix:
@@ -153,8 +200,18 @@ def find_websites(segment: Segment, taken: list[tuple[int, int]]) -> list[Match]
             if len(host.split(".")[0]) < 2:
                 continue
         network = social_network(url)
-        found.append(Match(segment, m.start(), m.end(), url, "regex", kind=network))
+        found.append(Match(segment, m.start(), end, url, "regex" if end == m.end() else "regex_spaced_tld",
+                           kind=network))  # fmt: skip
     return found
+
+
+SPACED_TLD = re.compile(r"\s?\.\s?(?P<tld>[A-Za-z]{2,3})\b(?![.@-]\w)(?:/[^\s]*)?")
+SECOND_LEVEL_LABELS = {"co", "com", "ac", "ne", "or", "org", "net", "gov", "edu", "go", "gr", "ed", "lg"}
+
+
+def _joins_tld(tld: str, following: str) -> bool:
+    """A country TLD after a second-level label ('co' + 'uk') is the rest of the host."""
+    return following in COUNTRY_TLDS and (tld in SECOND_LEVEL_LABELS or tld not in KNOWN_TLDS)
 
 
 def find_social_handles(segment: Segment) -> list[Match]:

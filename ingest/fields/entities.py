@@ -9,11 +9,16 @@ scores decide; the method string records which evidence won.
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
-from ingest.fields.segments import Segment
+from ingest.fields.addresses import group_addresses
+from ingest.fields.candidates import TRAILING_LABEL, WORD, Candidate, fold, is_latin, letters_key, lower_words
+from ingest.fields.companies import (
+    can_be_company,
+    clean_company,
+    company_score,
+    domain_label,
+    settle_companies,
+)
 from ingest.fields.vocab import (
     COMPANY_WORDS,
     COUNTRIES,
@@ -31,46 +36,11 @@ from ingest.fields.vocab import (
     US_STATE_ZIP,
 )
 
-WORD = re.compile(r"[^\W\d_][^\W\d_'’.\-]*(?:[’'.\-][^\W\d_]+)*\.?", re.UNICODE)
-TRAILING_LABEL = re.compile(
-    r"\b(?:tel|fax|phone|mobile|cell|e-?mail|web(?:site)?|address|t|f|m|e|w)\s*[:.]?\s*$", re.I
-)
-
-
-@dataclass
-class Candidate:
-    """A segment's leftover text (contact details cut out) and what it might be."""
-
-    segment: Segment
-    text: str
-    start: int
-    end: int
-    scores: dict[str, float] = field(default_factory=dict)
-    kind: str | None = None
-    method: str = ""
-
-    @property
-    def words(self) -> list[str]:
-        return self.text.split()
-
-
-def fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
-
-
-def letters_key(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", fold(text))
-
-
-def lower_words(text: str) -> list[str]:
-    return [w.strip(".,:;()&/") for w in fold(text).split()]
-
-
-def is_latin(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return bool(letters) and sum("LATIN" in unicodedata.name(c, "") for c in letters) * 2 >= len(letters)
-
+__all__ = [
+    "TRAILING_LABEL", "Candidate", "address_score", "can_be_company", "classify", "clean_company",
+    "company_score", "domain_label", "email_name_evidence", "fold", "group_addresses", "is_latin",
+    "letters_key", "lower_words", "name_shape", "strip_postnominals", "title_score",
+]  # fmt: skip
 
 # --- scoring each kind ---------------------------------------------------------------
 
@@ -83,7 +53,8 @@ def address_score(text: str) -> float:
         score += 2.5
     if POSTCODE.search(text) and re.search(r"[A-Za-z]{3,}", text):
         score += 1.0
-    if any(w in STREET_WORDS for w in words) or re.search(r"\w-(?:ku|shi|cho|chome|machi|gun|ken)\b", low):
+    streets = any(w in STREET_WORDS or (len(w) > 4 and w[:-1] in STREET_WORDS) for w in words)  # "Boulevards"
+    if streets or re.search(r"\w-(?:ku|shi|cho|chome|machi|gun|ken)\b", low):
         score += 1.5
     if re.match(r"^\s*\d+[\w/-]*[,\s]+[A-Za-z]", text) or re.search(r"\b\d+[a-z]?,?\s*$", text):
         score += 1.0
@@ -107,55 +78,6 @@ def department_score(words: list[str]) -> float:
     if any(w in STRONG_DEPARTMENT_WORDS for w in words):
         return 2.0
     return 0.6 * sum(w in DEPARTMENT_WORDS for w in words)
-
-
-def company_score(text: str, words: list[str], domains: list[str]) -> tuple[float, str]:
-    score, method = 0.0, ""
-    if LEGAL_SUFFIX.search(text):
-        score, method = 2.5, "legal_suffix"
-    key = letters_key(text)
-    for domain in domains:
-        label = letters_key(domain_label(domain))
-        if len(label) >= 3 and len(key) >= 3 and (label in key or key in label or _acronym(words) == label):
-            score, method = score + 2.0, (method + "+domain").lstrip("+")
-            break
-    hits = sum(w in COMPANY_WORDS for w in words)
-    if hits and not score:
-        score, method = 1.0 + 0.3 * hits, "company_word"
-    elif hits:
-        score += 0.3 * hits
-    return score, method
-
-
-def _acronym(words: list[str]) -> str:
-    return "".join(w[0] for w in words if w and w not in {"of", "the", "and", "&"}) if len(words) > 1 else ""
-
-
-SECOND_LEVEL = {
-    "co",
-    "com",
-    "ac",
-    "ad",
-    "ne",
-    "or",
-    "org",
-    "net",
-    "gov",
-    "edu",
-    "go",
-    "gr",
-    "ed",
-    "lg",
-    "nic",
-}
-
-
-def domain_label(domain: str) -> str:
-    """The registrable name of a host: 'mail.cambridgelogic.co.uk' -> 'cambridgelogic'."""
-    parts = domain.lower().split(".")[:-1] or [domain.lower()]
-    if len(parts) > 1 and parts[-1] in SECOND_LEVEL:
-        parts = parts[:-1]
-    return parts[-1]
 
 
 def name_shape(text: str) -> float:
@@ -246,6 +168,9 @@ def classify(candidates: list[Candidate], emails: list[str], domains: list[str])
     span = max(card_bottom - card_top, 1)
     locals_ = [e.split("@")[0] for e in emails]
     for c in live:
+        fixed = capital_i_read_as_l(c.text)
+        if fixed != c.text and name_shape(fixed) > name_shape(c.text):
+            c.text, c.method = fixed, "capital_i"
         words = lower_words(c.text)
         c.scores["address"] = address_score(c.text)
         c.scores["job_title"] = title_score(words)
@@ -265,6 +190,12 @@ def classify(candidates: list[Candidate], emails: list[str], domains: list[str])
         if c.kind:
             continue
         best = max(("address", "job_title", "department", "company"), key=lambda k: c.scores[k])
+        if best == "address" and not re.search(r"\d", c.text):
+            # 'Intelligent Sensing Systems Unit Leader', 'Public Sector Sales': a street-ish word
+            # ('unit', 'sector') without a number loses to a title, department or company as strong
+            other = max(("job_title", "department", "company"), key=lambda k: c.scores[k])
+            if c.scores[other] >= max(1.0, c.scores["address"] - 0.5):
+                best = other
         if c.scores[best] >= 1.0:
             c.kind = best
             if best == "job_title" and c.scores["department"] >= 2.0 and c.scores["job_title"] < 2.0:
@@ -272,7 +203,8 @@ def classify(candidates: list[Candidate], emails: list[str], domains: list[str])
         if c.kind == "job_title" and c.scores["company"] >= 2.5:
             c.kind = "company"
     _titles_below_names(live)
-    _settle_companies(live, domains)
+    _roles_below_titles(live)
+    settle_companies(live, domains)
 
 
 def _choose_names(candidates: list[Candidate]) -> None:
@@ -286,6 +218,43 @@ def _choose_names(candidates: list[Candidate]) -> None:
     for other in scored[1:]:  # a second person on the card needs the e-mail's agreement too
         if other.scores["name"] >= 3.8:
             other.kind, other.method = "name", "layout+email"
+
+
+def capital_i_read_as_l(text: str) -> str:
+    """'lan Goldsmith', 'lgor Petrov': a capital I at a word's start read as a lower-case l."""
+    return re.sub(r"\bl(?=[a-z]{2,}\b)(?!a\b|e\b|es\b)", "I", text) if re.search(r"\b[A-Z]", text) else text
+
+
+def _roles_below_titles(candidates: list[Candidate]) -> None:
+    """A second role line printed right under a title in the same type ('Lodging Development - Africa')."""
+    for title in [c for c in candidates if c.kind == "job_title"]:
+        tx, ty, _, th = title.segment.box
+        height = title.segment.height
+        below = sorted(
+            (
+                c
+                for c in candidates
+                if 0 <= c.segment.box[1] - (ty + th) < 1.2 * height
+                and abs(c.segment.box[0] - tx) < 1.5 * height
+                and abs(c.segment.height - height) <= 0.2 * height
+            ),
+            key=lambda c: (c.segment.box[1], c.start),
+        )
+        pieces = [c for c in below if below and c.segment is below[0].segment]
+        if not pieces or any(p.kind is not None for p in pieces):
+            continue
+        text = pieces[0].segment.text[pieces[0].start : pieces[-1].end]  # rejoin a split at its dash
+        if (
+            not re.search(r"\d|@", text)
+            and 2 <= len(text.split()) <= 6
+            and all(p.scores.get("company", 0) == 0 and p.scores.get("address", 0) < 1.0 for p in pieces)
+            and (department_score(lower_words(text)) > 0 or re.search(r"\s[-–&]\s|\band\b", text, re.I))
+        ):
+            first = pieces[0]
+            first.text, first.end = text, pieces[-1].end
+            first.kind, first.method = "department", "below_title"
+            for other in pieces[1:]:
+                other.kind = "merged"
 
 
 def _titles_below_names(candidates: list[Candidate]) -> None:
@@ -309,173 +278,3 @@ def _titles_below_names(candidates: list[Candidate]) -> None:
             and below[0].segment.height <= name.segment.height * 1.05
         ):
             below[0].kind, below[0].method = "job_title", "below_name"
-
-
-COMPANY_TAIL_WORDS = {
-    "international",
-    "university",
-    "group",
-    "inc",
-    "inc.",
-    "ltd",
-    "ltd.",
-    "llc",
-    "gmbh",
-    "corporation",
-    "company",
-    "holdings",
-    "partners",
-    "associates",
-    "limited",
-    "co.",
-    "ag",
-}
-
-
-def _settle_companies(candidates: list[Candidate], domains: list[str]) -> None:
-    """Keep the most convincing company (plus any with a legal suffix) and join split names."""
-    for c in candidates:
-        if c.kind in (None, "job_title", "department") and domains:
-            span = _domain_span(c, domains)
-            if span:
-                c.start, c.end, c.text = span
-                c.kind, c.method = "company", "domain_fuzzy"
-    companies = [c for c in candidates if c.kind == "company"]
-    if not companies:
-        _company_fallback(candidates)
-        return
-    for c in companies:
-        below = _next_below(c, candidates)
-        if (
-            below is not None
-            and below.kind in (None, "company")
-            and all(
-                w == "&" or any(SequenceMatcher(None, w, tail).ratio() >= 0.85 for tail in COMPANY_TAIL_WORDS)
-                for w in lower_words(below.text)
-            )
-        ):
-            c.text, c.method = f"{c.text} {below.text}", c.method + "+next_line"
-            below.kind = "merged"
-    companies = [c for c in candidates if c.kind == "company"]
-    best = max(companies, key=lambda c: (c.scores["company"], c.segment.height))
-    for c in companies:
-        if c is best:
-            continue
-        contained = letters_key(c.text) in letters_key(best.text) or letters_key(best.text) in letters_key(
-            c.text
-        )
-        if contained or not LEGAL_SUFFIX.search(c.text):
-            c.kind = None
-
-
-def _company_fallback(candidates: list[Candidate]) -> None:
-    """No evidence named the company: take a company-word line, else the largest unclaimed short line."""
-    options = [c for c in candidates if c.kind is None and c.scores["company"] > 0]
-    if options:
-        best = max(options, key=lambda c: c.scores["company"])
-        best.kind = "company"
-        return
-    names = [c for c in candidates if c.kind == "name"]
-    floor = max((n.segment.height for n in names), default=0) * 0.9
-    options = [
-        c
-        for c in candidates
-        if c.kind is None
-        and len(c.words) <= 5
-        and not re.search(r"\d", c.text)
-        and c.segment.height >= floor
-        and c.scores["address"] < 1.0
-        and c.segment.conf >= 0.6
-    ]
-    if options:
-        best = max(options, key=lambda c: c.segment.height)
-        best.kind, best.method = "company", "layout_largest"
-
-
-def _domain_span(c: Candidate, domains: list[str]) -> tuple[int, int, str] | None:
-    """The run of words in ``c`` that spells the e-mail or web domain's name ('CIRCAD' ~ circade.com)."""
-    tokens = [(m.start(), m.end(), m.group()) for m in re.finditer(r"\S+", c.text)]
-    labels = {letters_key(domain_label(d)) for d in domains}
-    for label in labels:
-        if len(label) < 3:
-            continue
-        for i in range(len(tokens)):
-            for j in range(i, min(i + 4, len(tokens))):
-                key = letters_key(" ".join(t[2] for t in tokens[i : j + 1]))
-                if len(key) >= 3 and SequenceMatcher(None, key, label).ratio() >= 0.85:
-                    start, end = tokens[i][0], tokens[j][1]
-                    return c.start + start, c.start + end, c.text[start:end]
-    return None
-
-
-def _next_below(c: Candidate, candidates: list[Candidate]) -> Candidate | None:
-    x, y, w, h = c.segment.box
-    options = [
-        o
-        for o in candidates
-        if o is not c
-        and 0 <= o.segment.box[1] - (y + h) < 1.5 * c.segment.height
-        and min(x + w, o.segment.box[0] + o.segment.box[2]) - max(x, o.segment.box[0]) > 0
-    ]
-    return min(options, key=lambda o: o.segment.box[1], default=None)
-
-
-# --- addresses are several segments --------------------------------------------------
-
-
-def group_addresses(candidates: list[Candidate]) -> list[list[Candidate]]:
-    """Join vertically adjacent address segments into one address, as printed lines are."""
-    pool = [c for c in candidates if c.kind in (None, "address", "noise")]
-    seeds = [c for c in pool if c.kind == "address"]
-    groups: list[list[Candidate]] = []
-    used: set[int] = set()
-    for seed in sorted(seeds, key=lambda c: c.segment.box[1]):
-        if id(seed) in used:
-            continue
-        group = [seed]
-        used.add(id(seed))
-        for direction in (1, -1):
-            edge = seed
-            while True:
-                nxt = _adjacent(edge, pool, direction, used)
-                if nxt is None:
-                    break
-                if nxt.kind == "noise" or (nxt.kind != "address" and not _address_continuation(nxt)):
-                    break
-                group.append(nxt)
-                used.add(id(nxt))
-                edge = nxt
-        group.sort(key=lambda c: c.segment.box[1])
-        groups.append(group)
-    return groups
-
-
-def _address_continuation(c: Candidate) -> bool:
-    """A city or country line, or a building name, that only makes sense beside an address."""
-    return c.scores.get("address", 0) >= 0.8 or (
-        len(c.words) <= 4
-        and c.scores.get("name", 0) == 0
-        and max(c.scores.get(k, 0) for k in ("job_title", "company", "department")) < 1.0
-        and bool(re.search(r"\d|,", c.text))
-    )
-
-
-def _adjacent(c: Candidate, pool: list[Candidate], direction: int, used: set[int]) -> Candidate | None:
-    x, y, w, h = c.segment.box
-    height = c.segment.height
-    best, best_gap = None, None
-    for other in pool:
-        if id(other) in used:
-            continue
-        ox, oy, ow, oh = other.segment.box
-        gap = (oy - (y + h)) if direction > 0 else (y - (oy + oh))
-        if gap < -0.3 * height or gap > 1.6 * max(height, other.segment.height):
-            continue
-        overlap = min(x + w, ox + ow) - max(x, ox)
-        if overlap <= 0 and abs(ox - x) > 2 * height:
-            continue
-        if abs(other.segment.height - height) > 0.45 * max(height, other.segment.height):
-            continue
-        if best_gap is None or gap < best_gap:
-            best, best_gap = other, gap
-    return best

@@ -37,8 +37,16 @@ POSTCODE_CONTEXT = re.compile(
 )
 
 
+CJK_LABELS = {"電話": "work", "电话": "work", "代表": "work", "直通": "work", "携帯": "mobile",
+              "手机": "mobile", "手機": "mobile", "传真": "fax", "傳真": "fax"}  # fmt: skip
+
+
 def phone_type(prefix: str) -> tuple[str, bool]:
     """Type from the text printed just before a number; ``(type, labelled)``."""
+    tail = prefix[-6:].rstrip(" :：.")
+    for label, kind in CJK_LABELS.items():
+        if tail.endswith(label):
+            return kind, True
     m = LABEL_BEFORE.search(prefix[-18:])
     if not m:
         return "other", False
@@ -56,13 +64,18 @@ def digits_of(text: str) -> str:
 
 
 def to_e164(number: str, region: str | None) -> tuple[str | None, bool]:
-    """Best E.164 reading of a printed number: ``(value, is_valid)``; value None if unparseable."""
+    """Best E.164 reading of a printed number: ``(value, is_valid)``; value None if unparseable.
+
+    A number printed without ``+`` may be a country code without its plus ("81 294 52 5111"),
+    but that reading is taken only when it is a valid number: a number cut short by the OCR
+    ("770-391-90" on a US card) must not become another country's number ("+77039190").
+    """
     text = re.sub(r"^00", "+", number.strip())
-    attempts = [(text, region)]
+    attempts = [(text, region, True)]
     if not text.startswith("+"):
-        attempts.append(("+" + digits_of(text), None))  # "81 294 52 5111": a country code without its +
+        attempts.append(("+" + digits_of(text), None, False))
     best: tuple[str | None, bool] = (None, False)
-    for candidate, reg in attempts:
+    for candidate, reg, may_be_possible in attempts:
         try:
             parsed = phonenumbers.parse(candidate, reg)
         except phonenumbers.NumberParseException:
@@ -70,7 +83,7 @@ def to_e164(number: str, region: str | None) -> tuple[str | None, bool]:
         formatted = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         if phonenumbers.is_valid_number(parsed):
             return formatted, True
-        if best[0] is None and phonenumbers.is_possible_number(parsed):
+        if best[0] is None and may_be_possible and phonenumbers.is_possible_number(parsed):
             best = (formatted, False)
     return best
 
@@ -95,12 +108,38 @@ def find_phones(segment: Segment, region: str | None, taken: list[tuple[int, int
             continue
         if re.fullmatch(r"\d{4}[-/.]\d{2}[-/.]\d{2}|\d{2}[-/.]\d{2}[-/.]\d{4}", number):
             continue
+        if not labelled and re.fullmatch(r"\d{5}-\d{4}", number.strip()):
+            continue  # a US ZIP+4 ('CALIFORNIA 94305-9505'), never written so as a phone number
         if not labelled and len(digits) <= 8 and POSTCODE_CONTEXT.match(text[m.end() :]):
             continue  # "Shimane, 690-0826 JAPAN": a postcode before its country or city
         method = "regex_label" if labelled else "regex"
         extension = digits_of(m.group("ext") or "") or None
-        found.append(Match(segment, m.start(), m.end(), value or digits, method, kind, extension, valid))
+        if value is None:  # nothing phonenumbers accepts for the card's region: the number as printed
+            value, method = re.sub(r"\s+", " ", number.strip()), method + "_unvalidated"
+        found.append(Match(segment, m.start(), m.end(), value, method, kind, extension, valid))
+    found += _vanity_numbers(segment, region, taken, found)
     return found
+
+
+VANITY = re.compile(r"(?P<number>\+?1?[\s.-]?\(?8[0-9]{2}\)?[\s.-]\d{0,3}[\s.-]?[A-Z]{4,7})\b")
+
+
+def _vanity_numbers(
+    segment: Segment, region: str | None, taken: list[tuple[int, int]], found: list[Match]
+) -> list[Match]:
+    """'Phone: 1-888-VINTAGE': a toll-free number spelt in letters, after a phone label."""
+    out = []
+    used = taken + [(f.start, f.end) for f in found]
+    for m in VANITY.finditer(segment.text):
+        if any(m.start() < end and start < m.end() for start, end in used):
+            continue
+        kind, labelled = phone_type(segment.text[: m.start()])
+        if not labelled:
+            continue
+        value, valid = to_e164(m.group("number"), region or "US")
+        if value and valid:
+            out.append(Match(segment, m.start(), m.end(), value, "regex_label_vanity", kind, None, True))
+    return out
 
 
 def repair_plus_read_as_four(matches: list[Match], region: str | None) -> None:

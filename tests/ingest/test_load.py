@@ -147,7 +147,7 @@ def test_pixel_bomb_is_refused_without_allocating_its_pixels(pixel_bomb, tmp_pat
         """
         import resource, sys
         from pathlib import Path
-        from ingest.errors import CardError
+        from core.errors import CardError
         from ingest.load import load_image
 
         data = Path(sys.argv[1]).read_bytes()

@@ -1,0 +1,128 @@
+"""Names, titles and companies on synthetic cards: what a company can never be, and lines OCR joins."""
+
+from __future__ import annotations
+
+import pytest
+
+from ingest.fields.entities import clean_company
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [("@ Kestrel, Ltd.", "Kestrel, Ltd."), ("_ NORTHWIND", "NORTHWIND"), ("TALLIS GROUP i", "TALLIS GROUP"),
+     (".. ORBITA =", "ORBITA"), ("Marrow & Finch", "Marrow & Finch")],
+)  # fmt: skip
+def test_junk_glued_to_a_company_is_trimmed(raw: str, clean: str) -> None:
+    assert clean_company(raw) == clean
+
+
+def test_a_name_and_a_title_on_one_line_are_split(card) -> None:
+    fields = card([("NORTHWIND", 50), ("Ilse Marchetti Founder & CEO", 30), ("imarchetti@northwind.com", 22)])
+    assert fields["names"] == ["Ilse Marchetti"]
+    assert fields["job_titles"] == ["Founder & CEO"]
+
+
+def test_a_title_whose_first_words_look_like_a_name_stays_whole(card) -> None:
+    fields = card(
+        [("Ilse Marchetti", 40), ("Trade Missions Assistant", 26), ("imarchetti@northwind.com", 22)]
+    )
+    assert fields["job_titles"] == ["Trade Missions Assistant"]
+
+
+def test_a_label_is_never_the_company(card) -> None:
+    fields = card([("Ilse Marchetti", 40), ("Sales Manager", 26), ("TEL", 40), ("Tel 415 555 0142", 22)])
+    assert all(v.upper() not in {"TEL", "EMAIL", "URL"} for v in fields["companies"])
+
+
+def test_a_fragment_of_an_email_is_never_the_company(card) -> None:
+    fields = card(
+        [
+            ("Ilse Marchetti", 40),
+            ("E-mail:imarch@nw", 40),
+            ("Tel 415 555 0142", 22),
+            ("imarch@northwind.com", 22),
+        ]
+    )
+    assert not any("@" in v for v in fields["companies"])
+
+
+def test_a_department_is_not_the_company(card) -> None:
+    fields = card([("Ilse Marchetti", 40), ("Department of Marine Biology", 44), ("ilse@northwind.com", 22)])
+    assert "Department of Marine Biology" not in fields["companies"]
+
+
+def test_a_company_cut_at_an_ampersand_goes_on_on_the_next_line(card) -> None:
+    fields = card(
+        [("Ilse Marchetti", 30), ("Project Manager", 24), ("Marrow Brothers Consulting &", 34),
+         ("Logistics", 34), ("ilse@marrowbrothers.com", 22)]
+    )  # fmt: skip
+    assert fields["companies"] == ["Marrow Brothers Consulting & Logistics"]
+
+
+def test_a_logo_wordmark_alone_and_large_is_the_company(card) -> None:
+    fields = card(
+        [("ORBITANE", 70), ("Ilse Marchetti", 34), ("Account Manager", 24), ("Tel 415 555 0142", 22)]
+    )
+    assert fields["companies"] == ["ORBITANE"]
+
+
+def test_a_logo_short_form_gives_way_to_the_full_name_printed_below(card) -> None:
+    fields = card(
+        [("KVX", 60), ("Ilse Marchetti", 34), ("Account Director", 24), ("KVX Nordic", 24),
+         ("ilse.marchetti@kvx.com", 22)]
+    )  # fmt: skip
+    assert fields["companies"] == ["KVX Nordic"]
+
+
+def test_a_logo_acronym_gives_way_to_the_name_it_spells(card) -> None:
+    fields = card(
+        [("HBT", 60), ("Ilse Marchetti", 34), ("Account Director", 24), ("Harlow Brandt Tessaro", 24),
+         ("ilse.marchetti@hbt.com", 22)]
+    )  # fmt: skip
+    assert fields["companies"] == ["Harlow Brandt Tessaro"]
+
+
+def test_a_company_name_goes_on_after_a_line_break_before_for(card) -> None:
+    fields = card(
+        [("Ilse Marchetti", 34), ("Research Fellow", 24), ("Royal Institute", 28),
+         ("for Maritime Studies", 28), ("ilse@rims.example", 22)]
+    )  # fmt: skip
+    assert fields["companies"] == ["Royal Institute for Maritime Studies"]
+
+
+def test_a_street_word_without_a_number_does_not_make_a_title_an_address(card) -> None:
+    fields = card(
+        [("Ilse Marchetti", 34), ("Sensing Unit Leader", 24), ("Public Sector Sales", 24),
+         ("12 Harbor Road", 22), ("Springfield, IL 62704", 22), ("ilse@orbane.com", 22)]
+    )  # fmt: skip
+    assert fields["addresses"] == ["12 Harbor Road, Springfield, IL 62704"]
+    assert "Sensing Unit Leader" in fields["job_titles"]
+
+
+def test_a_capital_i_read_as_l_at_a_names_start_is_restored(card) -> None:
+    fields = card([("lan Whitlow", 40), ("Hardware Engineer", 24), ("ian@whitlow.example", 22)])
+    assert fields["names"] == ["Ian Whitlow"]
+
+
+def test_a_second_role_line_under_the_title_is_a_role(card) -> None:
+    fields = card(
+        [("Ilse Marchetti", 40), ("Regional Vice President", 26), ("Lodging Development - Africa", 26),
+         ("Orbane Hotels Inc.", 30), ("ilse@orbane.com", 22)]
+    )  # fmt: skip
+    assert fields["job_titles"] == ["Regional Vice President"]
+    assert fields["departments"] == ["Lodging Development - Africa"]
+
+
+def test_a_title_and_a_company_on_one_line_are_split_at_the_comma(card) -> None:
+    fields = card(
+        [("Ilse Marchetti", 40), ("Science Teacher, Harlow Valley School", 24), ("ilse@hvs.example", 22)]
+    )
+    assert fields["job_titles"] == ["Science Teacher"]
+    assert fields["companies"] == ["Harlow Valley School"]
+
+
+def test_legal_forms_alone_are_not_a_company(card) -> None:
+    fields = card(
+        [("Ilse Marchetti", 40), ("Science Teacher", 24), ("LP LP EP", 30), ("ilse@hvs.example", 22)]
+    )
+    assert "LP LP EP" not in fields["companies"]
