@@ -14,7 +14,7 @@ import re
 from difflib import SequenceMatcher
 
 from ingest.fields.candidates import Candidate, letters_key, lower_words
-from ingest.fields.vocab import COMPANY_WORDS, LEGAL_SUFFIX
+from ingest.fields.vocab import COMPANIES_NEVER_ALONE, COMPANY_WORDS, LEGAL_SUFFIX
 
 
 def company_score(text: str, words: list[str], domains: list[str]) -> tuple[float, str]:
@@ -200,12 +200,14 @@ def clean_company(text: str) -> str:
 
 
 def can_be_company(c: Candidate) -> bool:
-    """A company is never a label, a piece of a contact value, or a department."""
+    """A company is never a label, a piece of a contact value, a bare country, or a department."""
     words = lower_words(c.text)
     if not words or all(w.strip(":.") in LABEL_WORDS for w in words):
         return False
     if re.search(r"@|https?:|www\.|\w:\S", c.text):
         return False
+    if " ".join(words).strip(" ,.") in COMPANIES_NEVER_ALONE:
+        return False  # a country or state printed on its own line ends an address, it names no company
     return c.scores.get("department", 0) < 2.0
 
 

@@ -178,6 +178,9 @@ def classify(candidates: list[Candidate], emails: list[str], domains: list[str])
         company, c.method = company_score(c.text, words, domains)
         c.scores["company"] = max(company - 0.5 * c.scores["address"], 0.0) if company else 0.0
         shape = name_shape(c.text)
+        if not shape and c.text.islower() and email_name_evidence(c.text, locals_) >= 1.5:
+            # an all-lower-case design ('carol soh'): a name only where the e-mail agrees
+            shape = 0.7 * name_shape(c.text.title())
         if shape:
             size = min(max(c.segment.height / max(median_height, 1) - 1, -0.5), 1.0)
             position = 1 - (c.segment.box[1] - card_top) / span

@@ -135,3 +135,6 @@ POSTNOMINALS = re.compile(
     r"\.?\s*$",
     re.I,
 )
+
+# Lines that alone are never a company: a country or a US state's name ends an address.
+COMPANIES_NEVER_ALONE = COUNTRIES | set(COUNTRY_REGION) | {s.lower() for s in US_STATE_NAMES}

@@ -126,3 +126,25 @@ def test_legal_forms_alone_are_not_a_company(card) -> None:
         [("Ilse Marchetti", 40), ("Science Teacher", 24), ("LP LP EP", 30), ("ilse@hvs.example", 22)]
     )
     assert "LP LP EP" not in fields["companies"]
+
+
+@pytest.mark.parametrize("place", ["France", "MOROCCO", "United Kingdom", "California"])
+def test_a_country_or_state_alone_on_a_line_is_never_the_company(card, place: str) -> None:
+    fields = card(
+        [("Ilse Marchetti", 30), ("Board member", 24), (f"{place} +33 6 87 16 28 57", 40), (place, 40),
+         ("ilse@northwind.org", 22)]
+    )  # fmt: skip
+    assert place.lower() not in [v.lower() for v in fields["companies"]]
+
+
+def test_a_lower_case_name_is_a_name_when_the_email_agrees(card) -> None:
+    fields = card(
+        [("northwind", 40), ("ilse marchetti", 30), ("general manager", 24), ("ilse@northwind.sg", 22)]
+    )
+    assert fields["names"] == ["ilse marchetti"]
+    assert "ilse marchetti" not in fields["companies"]
+
+
+def test_a_lower_case_line_the_email_does_not_name_is_not_a_name(card) -> None:
+    fields = card([("Ilse Marchetti", 30), ("quality first", 40), ("ilse@northwind.com", 22)])
+    assert fields["names"] == ["Ilse Marchetti"]
