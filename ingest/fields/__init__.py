@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import phonenumbers
 
+from ingest.fields.addresses import strip_address_label
 from ingest.fields.agreement import reconcile_domains
 from ingest.fields.contacts import (
     Match,
@@ -160,7 +161,7 @@ def extract_fields(
             )
         )
     for group in group_addresses(candidates):
-        raw = ", ".join(c.text.strip(" ,") for c in group)
+        raw = ", ".join(strip_address_label(c.text).strip(" ,") for c in group)
         boxes = [c.segment.span_box(c.start, c.end) for c in group]
         x0 = min(b[0] for b in boxes)
         y0 = min(b[1] for b in boxes)
@@ -176,7 +177,16 @@ def extract_fields(
                 method="layout_lines",
             )
         )
+    for name in TEXT_FIELDS:
+        for v in fields[name]:
+            v.value = re.sub(r"\s{2,}", " ", v.value.translate(TYPOGRAPHIC)).strip()
     return fields, region
+
+
+# Typographic apostrophes and a stray underscore glued to a word ('1PQ_'): one spelling, so
+# that a search, a dedupe or a correction finds "Queen's Road" however the card printed it.
+TYPOGRAPHIC = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "_": " "})
+TEXT_FIELDS = ("names", "job_titles", "departments", "companies", "addresses")
 
 
 def _entity_value(c: Candidate, value: str, method: str, to_original: BoxMapper) -> FieldValue:
@@ -215,7 +225,7 @@ def _leftovers(
             pos = max(pos, end)
         for start, _end, piece in pieces:
             for offset, part in _split_phrases(piece, start, locals_):
-                text = EDGE_JUNK.sub("", _strip_label(part) if spans else part)
+                text = CREDENTIAL.sub("", EDGE_JUNK.sub("", _strip_label(part) if spans else part))
                 if len(text) < 2 or not is_latin(text) or sum(ch.isalpha() for ch in text) < 2:
                     continue
                 begin = s.text.find(text, offset)
@@ -226,12 +236,21 @@ def _leftovers(
 # Tokens of punctuation alone at a line's edges are specks and rules read as text (': title').
 _JUNK = r"[:;,.\-–—_=~*#¥$«»|\\/'\"`“”‘’!?^°•·]+"
 EDGE_JUNK = re.compile(rf"^(?:{_JUNK}\s+)+|(?:\s+{_JUNK})+$")
+# A licence or registration number after a title ('Owner, License #M45678', 'Realtor DRE# 0123'):
+# printed for the regulator, it is part of no field.
+CREDENTIAL = re.compile(
+    r"[,\s]+(?:licen[cs]e|lic\.?|reg\.?|registration|dre|nmls|cal\s?bre)\s*(?:no\.?|number|#)?\s*[:#]?\s*"
+    r"[A-Z]{0,3}[-\s]?\d[\w-]*\s*$",
+    re.I,
+)
 SEPARATOR = re.compile(r"\s*(?:[|•·]|\s-\s|\s–\s)\s*")
 
 
 def _split_phrases(piece: str, offset: int, locals_: list[str]) -> list[tuple[int, str]]:
     """Split at printed separators ('|', '•'), and 'Jane Doe, Owner' after a name."""
-    if address_score(piece) >= 1.5:  # addresses print their own separators: "Rue X 3 - 1000 Brussels"
+    if address_score(piece) >= 1.5 and re.search(r"\d", piece):
+        # addresses print their own separators ("Rue X 3 - 1000 Brussels"); 'CEO Real Estate |
+        # International action' has a street word but no number: two roles
         return [(offset, piece.strip(" ,;|·•-–"))]
     parts: list[tuple[int, str]] = []
     pos = 0

@@ -1,10 +1,40 @@
-"""Addresses: vertically adjacent address-like lines joined into one value, as printed."""
+"""Addresses: vertically adjacent address-like lines joined into one value, as printed.
+
+Cards of firms with several offices print one address under another: an address ends at a
+line that ends with its country, and a line that starts with an office label ('Head
+Office', 'CTP Branch', 'TOKYO :') starts a new one; the label itself is no part of it.
+"""
 
 from __future__ import annotations
 
 import re
 
-from ingest.fields.candidates import Candidate
+from ingest.fields.candidates import Candidate, fold
+from ingest.fields.vocab import COUNTRIES, COUNTRY_REGION
+
+# 'Address:', 'a:', 'TOKYO :', 'Head Office', 'CTP Branch', 'Vietnam Office' before the address
+ADDRESS_LABEL = re.compile(
+    r"^\s*(?:[^\W\d_][\w.]{0,14}\s?:\s*"
+    r"|(?:[^\W\d_][\w.&-]*\s+){0,2}(?:office|branch|headquarters|hq|factory|plant|showroom)\s*[:\-–]?\s+)"
+    r"(?=.*\d)",
+    re.I,
+)
+_COUNTRY_NAMES = COUNTRIES | set(COUNTRY_REGION) | {"republic of china", "japan", "nippon"}
+
+
+def strip_address_label(text: str) -> str:
+    """The address without the label printed before it ('Address: Queen's Road 125' -> "Queen's Road 125")."""
+    return ADDRESS_LABEL.sub("", text, count=1)
+
+
+def starts_with_label(c: Candidate) -> bool:
+    return strip_address_label(c.text) != c.text
+
+
+def ends_with_country(c: Candidate) -> bool:
+    tail = fold(c.text).rstrip(" .,;")
+    return any(tail.endswith(name) and (len(tail) == len(name) or not tail[-len(name) - 1].isalpha())
+               for name in _COUNTRY_NAMES)  # fmt: skip
 
 
 def group_addresses(candidates: list[Candidate]) -> list[list[Candidate]]:
@@ -26,6 +56,9 @@ def group_addresses(candidates: list[Candidate]) -> list[list[Candidate]]:
                     break
                 if nxt.kind == "noise" or (nxt.kind != "address" and not _address_continuation(nxt)):
                     break
+                below, above = (nxt, edge) if direction > 0 else (edge, nxt)
+                if below.kind == "address" and (ends_with_country(above) or starts_with_label(below)):
+                    break  # the next office's address
                 group.append(nxt)
                 used.add(id(nxt))
                 edge = nxt

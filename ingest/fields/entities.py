@@ -68,7 +68,8 @@ def address_score(text: str) -> float:
 
 
 def title_score(words: list[str]) -> float:
-    hits = sum(w in TITLE_WORDS for w in words)
+    """Title words, also inside a hyphenated coinage ('yogurt-in-chief', 'Co-Founder')."""
+    hits = sum(w in TITLE_WORDS or any(p in TITLE_WORDS for p in w.split("-")[1:]) for w in words)
     if not hits:
         return 0.0
     return 1.0 + 0.5 * hits - 0.15 * max(0, len(words) - 5)
@@ -143,8 +144,16 @@ def email_name_evidence(text: str, locals_: list[str]) -> float:
 # --- the decision ---------------------------------------------------------------------
 
 
+_POSTCODE = r"(?:\d{3}-\d{4}|\d{5}(?:-\d{4})?|\d{2}-\d{3}|\d{4,6})"
+_PLACE = r"[^\W\d_][^\W\d]{2,30}"
+PLACE_AND_POSTCODE = re.compile(rf"{_PLACE}[\s,]+{_POSTCODE}|{_POSTCODE}[\s,]+{_PLACE}")
+
+
 def is_noise(c: Candidate) -> bool:
     """Logo fragments and speckles read as text: low confidence, few real words."""
+    line = c.text.strip(" ,.")
+    if US_STATE_ZIP.fullmatch(line) or PLACE_AND_POSTCODE.fullmatch(line):
+        return False  # 'LA 12329', 'Shimane 690-0826' under a street: an address line, few letters or not
     words = re.findall(r"[^\W\d_]{2,}", c.text)
     letters = sum(ch.isalpha() for ch in c.text)
     if not words or letters < 0.5 * len(c.text.replace(" ", "")):

@@ -13,7 +13,7 @@ import phonenumbers
 
 from ingest.fields.contacts import Match
 from ingest.fields.segments import Segment
-from ingest.fields.vocab import COUNTRIES
+from ingest.fields.vocab import COUNTRIES, COUNTRY_REGION
 
 PHONE = re.compile(
     r"(?P<number>(?:\+|00)?\s?\(?\+?\d[\d\s().\-/]{4,}\d)"
@@ -102,7 +102,7 @@ def find_phones(segment: Segment, region: str | None, taken: list[tuple[int, int
             continue
         before = text[: m.start()]
         kind, labelled = phone_type(before if before.strip() else segment.left_text)
-        value, valid = to_e164(number, region)
+        value, valid = to_e164(number, _printed_country(text[m.end() :]) or region)
         # Postcodes, dates and reference numbers are digit runs too: require some evidence.
         if not (labelled or valid or len(digits) >= 9 or number.lstrip().startswith("+")):
             continue
@@ -119,6 +119,15 @@ def find_phones(segment: Segment, region: str | None, taken: list[tuple[int, int
         found.append(Match(segment, m.start(), m.end(), value, method, kind, extension, valid))
     found += _vanity_numbers(segment, region, taken, found)
     return found
+
+
+PRINTED_COUNTRY = re.compile(r"\s*\(?\s*([^\W\d_][\w. ]{1,24}?)\s*\)?\s*(?:$|[,;|/])")
+
+
+def _printed_country(after: str) -> str | None:
+    """A number followed by its own country ('650-468-7208 (U.S.A.)') belongs to that country."""
+    m = PRINTED_COUNTRY.match(after)
+    return COUNTRY_REGION.get(m.group(1).strip().lower()) if m else None
 
 
 VANITY = re.compile(r"(?P<number>\+?1?[\s.-]?\(?8[0-9]{2}\)?[\s.-]\d{0,3}[\s.-]?[A-Z]{4,7})\b")

@@ -23,6 +23,11 @@ TITLE_WORDS = {
     "svp", "evp", "avp", "gm", "pm", "hr", "expert", "operator", "superintendent", "commissioner",
     "dean", "chancellor", "registrar", "curator", "librarian", "pastor", "mayor", "governor", "minister",
     "attaché", "attache", "envoy", "delegate", "trustee", "investigator", "postdoc",
+    "examiner", "inspector", "surveyor", "appraiser", "economist", "translator", "interpreter",
+    "pharmacist", "dentist", "surgeon", "paralegal", "notary", "clerk", "receptionist",
+    "artist", "author", "journalist", "reporter", "correspondent", "mentor", "negotiator",
+    "estimator", "recruiter", "underwriter", "actuary", "banker", "solicitor", "barrister",
+    "psychologist", "veterinarian", "optometrist", "chiropractor", "stylist",
 }  # fmt: skip
 DEPARTMENT_WORDS = {
     "department", "dept", "dept.", "division", "section", "unit", "laboratory", "lab", "labs", "team",

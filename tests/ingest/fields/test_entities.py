@@ -148,3 +148,28 @@ def test_a_lower_case_name_is_a_name_when_the_email_agrees(card) -> None:
 def test_a_lower_case_line_the_email_does_not_name_is_not_a_name(card) -> None:
     fields = card([("Ilse Marchetti", 30), ("quality first", 40), ("ilse@northwind.com", 22)])
     assert fields["names"] == ["Ilse Marchetti"]
+
+
+def test_roles_printed_with_a_pipe_are_two_roles_even_with_a_street_word(card) -> None:
+    fields = card(
+        [("Ilse Marchetti", 40), ("CEO Real Estate | Board member", 26), ("ilse@northwind.org", 22)]
+    )
+    assert sorted(fields["job_titles"]) == ["Board member", "CEO Real Estate"]
+
+
+def test_a_licence_number_after_a_title_is_not_part_of_it(card) -> None:
+    fields = card(
+        [("NORTHWIND, INC.", 40), ("Ilse Marchetti, Owner, License #M45678", 30), ("Tel 415 555 0142", 22)]
+    )
+    assert fields["job_titles"] == ["Owner"]
+
+
+def test_a_hyphenated_coinage_with_a_title_word_is_a_title(card) -> None:
+    fields = card([("Ilse Marchetti", 40), (": yogurt-in-chief", 24), ("ilse@northwind.com", 22)])
+    assert fields["job_titles"] == ["yogurt-in-chief"]
+
+
+@pytest.mark.parametrize("title", ["Examiner", "Underwriter", "Translator"])
+def test_a_one_word_title_from_the_vocabulary_is_a_title(card, title: str) -> None:
+    fields = card([(title, 24), ("Ilse MARCHETTI", 40), ("Northwind Ltd.", 30), ("ilse@northwind.co.uk", 22)])
+    assert fields["job_titles"] == [title]

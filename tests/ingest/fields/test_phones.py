@@ -43,3 +43,15 @@ def test_a_us_zip_plus_four_is_not_a_phone(segment: Callable[[str], Segment]) ->
 def test_a_labelled_vanity_number_is_read_from_its_letters(segment: Callable[[str], Segment]) -> None:
     [match] = find_phones(segment("Phone: 1-888-FLOWERS"), "US", [])
     assert (match.value, match.kind) == ("+18883569377", "work")
+
+
+def test_a_number_followed_by_its_country_belongs_to_that_country(segment: Callable[[str], Segment]) -> None:
+    [match] = find_phones(segment("Cell-phone : 650-468-7208 (U.S.A.)"), "JP", [])
+    assert match.value == "+16504687208"
+
+
+def test_a_country_name_after_a_number_that_is_not_one_changes_nothing(
+    segment: Callable[[str], Segment],
+) -> None:
+    [match] = find_phones(segment("Tel 03-5205-6455 (main)"), "JP", [])
+    assert match.value == "+81352056455"
