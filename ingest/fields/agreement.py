@@ -37,6 +37,23 @@ def host_of(value: str) -> str:
     return host.split("/")[0]
 
 
+LEGAL_FORMS = {
+    "inc", "ltd", "llc", "llp", "plc", "co", "corp", "gmbh", "ag", "sa", "sas", "srl", "bv", "nv", "kk",
+}  # fmt: skip
+
+
+def registered_domain(host: str) -> str:
+    """The domain a firm registered: the last two labels, three under a second level ('co.uk')."""
+    labels = host.split(".")
+    keep = 3 if len(labels) >= 3 and labels[-2] in SECOND_LEVEL_LABELS else 2
+    return ".".join(labels[-keep:])
+
+
+SECOND_LEVEL_LABELS = {
+    "co", "com", "ac", "ad", "ne", "or", "org", "net", "gov", "edu", "go", "gr", "ltd", "plc",
+}  # fmt: skip
+
+
 def one_slip_apart(a: str, b: str) -> bool:
     """Equal once confusable letters are mapped, or one letter apart in a long enough host."""
     if a == b:
@@ -55,7 +72,8 @@ def support(host: str, card_text: str, companies: list[str]) -> float:
     score = float(len(re.findall(re.escape(label), text)))
     for company in companies:
         key = re.sub(r"[^a-z0-9]", "", _fold(company))
-        initials = "".join(w[0] for w in re.findall(r"[a-z0-9]+", _fold(company)))
+        words = [w for w in re.findall(r"[a-z0-9]+", _fold(company)) if w not in LEGAL_FORMS]
+        initials = "".join(w[0] for w in words)  # 'Internet Initiative Japan Inc.' -> iij
         if len(label) >= 3 and (label in key or label == initials):
             score += 2.0
     if re.search(r"[a-z][0-9]|[0-9][a-z]", label):  # digits inside letters: an OCR slip more likely
@@ -83,7 +101,10 @@ def reconcile_domains(
         for b in values[i + 1 :]:
             host_a, host_b = host_of(a.value), host_of(b.value)
             if not one_slip_apart(host_a, host_b):
-                continue
+                # 'eu.jil.com' beside 'africa.jll.com': sub-domains differ, the firm's domain is one
+                host_a, host_b = registered_domain(host_a), registered_domain(host_b)
+                if not one_slip_apart(host_a, host_b):
+                    continue
             score_a = support(host_a, card_text, companies)
             score_b = support(host_b, card_text, companies)
             a_is_email, b_is_email = "@" in a.value, "@" in b.value

@@ -19,8 +19,10 @@ _AT = r"(?:@|©|®|\(at\)|\[at\])"
 EMAIL = re.compile(
     r"(?P<local>(?:[A-Za-z0-9][A-Za-z0-9_-]*[._]\s)?[A-Za-z0-9][A-Za-z0-9._%+'-]*)\s?" + _AT + r"\s?"
     r"(?P<domain>(?:[A-Za-z0-9-]{1,4}\s(?!www|http))?[A-Za-z0-9-]+(?:\s?[.,]\s?[A-Za-z0-9-]+)*\s?[.,]\s?[A-Za-z]{2,}"
-    r"|[A-Za-z0-9-]{2,}(?:com|net|org)\b)"
-)  # a short sub-domain before a space ("eu jll.com") lost its dot; so did "examplecom"
+    r"|[A-Za-z0-9-]{2,}(?:com|net|org)\b"
+    r"|[A-Za-z0-9-]{2,}(?:\.[A-Za-z0-9-]+)*\s(?:com|net|org|edu|gov|int|info|biz)(?![\w.@-]))"
+)  # a short sub-domain before a space ("eu jll.com") lost its dot; so did "examplecom"; and the
+# dot before a generic TLD read as a space ("jdoe@stanford edu")
 # "E: Jane Doe@example.com": after an e-mail label a space inside the local part is a lost dot.
 LABELLED_SPLIT_LOCAL = re.compile(
     r"\b" + EMAIL_LABEL + r"\s+([A-Za-z][A-Za-z0-9_-]*)\s([A-Za-z0-9._-]+\s?" + _AT + ")", re.I

@@ -149,6 +149,9 @@ _PLACE = r"[^\W\d_][^\W\d]{2,30}"
 PLACE_AND_POSTCODE = re.compile(rf"{_PLACE}[\s,]+{_POSTCODE}|{_POSTCODE}[\s,]+{_PLACE}")
 
 
+SPLIT_WORD = re.compile(r"\b([A-Z]) ([a-z]{2,})\b")  # an initial is followed by a capital, not 'urata'
+
+
 def is_noise(c: Candidate) -> bool:
     """Logo fragments and speckles read as text: low confidence, few real words."""
     line = c.text.strip(" ,.")
@@ -180,6 +183,9 @@ def classify(candidates: list[Candidate], emails: list[str], domains: list[str])
         fixed = capital_i_read_as_l(c.text)
         if fixed != c.text and name_shape(fixed) > name_shape(c.text):
             c.text, c.method = fixed, "capital_i"
+        rejoined = SPLIT_WORD.sub(r"\1\2", c.text)  # 'Kiichi M urata': a space OCR put inside a word
+        if rejoined != c.text and name_shape(rejoined) > name_shape(c.text):
+            c.text, c.method = rejoined, "rejoined"
         words = lower_words(c.text)
         c.scores["address"] = address_score(c.text)
         c.scores["job_title"] = title_score(words)

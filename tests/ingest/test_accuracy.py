@@ -17,7 +17,7 @@ import pytest
 # The targets (every field >= 0.85 on scans, addresses >= 0.80, photos >= 0.90) are met
 # except scan companies (0.78); these floors keep what was reached from slipping.
 SCAN_FLOORS = {
-    "emails": 0.91,
+    "emails": 0.95,
     "websites": 0.87,
     "phones": 0.92,
     "names": 0.89,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ingest.fields.agreement import confusion_key, one_slip_apart, reconcile_domains
+from ingest.fields.agreement import confusion_key, one_slip_apart, reconcile_domains, registered_domain
 from ingest.schema import FieldValue
 
 
@@ -38,3 +38,21 @@ def test_unrelated_domains_are_left_alone() -> None:
     email, site = value("o.lind@gmail.com"), value("www.hilton.com")
     reconcile_domains([email], [site], [], "")
     assert (email.value, site.value) == ("o.lind@gmail.com", "www.hilton.com")
+
+
+def test_hosts_with_different_sub_domains_agree_on_the_firms_domain() -> None:
+    email, website = value("mark.dunford@eu.jil.com"), value("africa.jll.com")
+    reconcile_domains([email], [website], ["JLL"], "JLL mark.dunford@eu.jil.com africa.jll.com")
+    assert email.value == "mark.dunford@eu.jll.com"
+    assert website.value == "africa.jll.com"
+
+
+def test_the_registered_domain_keeps_a_second_level_label() -> None:
+    assert registered_domain("www.shop.example.co.uk") == "example.co.uk"
+    assert registered_domain("eu.jll.com") == "jll.com"
+
+
+def test_the_companys_initials_without_its_legal_form_back_a_spelling() -> None:
+    email, website = value("ko@iij.ad.jp"), value("http://www.ij.ad.jp/")
+    reconcile_domains([email], [website], ["Internet Initiative Japan Inc."], "ko@iij.ad.jp http://www.ij.ad.jp/")
+    assert (email.value, website.value) == ("ko@iij.ad.jp", "http://www.iij.ad.jp/")

@@ -68,3 +68,15 @@ def test_an_at_sign_misread_after_an_email_label_is_restored(text: str, expected
 
 def test_without_an_email_label_a_host_is_not_turned_into_an_email() -> None:
     assert emails("rbaker77everizon.net") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("jhnoh@stanford edu", "jhnoh@stanford.edu"), ("E: ana@northwind com", "ana@northwind.com")],
+)
+def test_the_dot_before_a_generic_tld_read_as_a_space_is_restored(text: str, expected: str) -> None:
+    assert emails(text) == [expected]
+
+
+def test_a_word_after_an_email_is_not_taken_for_its_tld() -> None:
+    assert emails("ana@northwind.example info desk") == ["ana@northwind.example"]

@@ -173,3 +173,13 @@ def test_a_hyphenated_coinage_with_a_title_word_is_a_title(card) -> None:
 def test_a_one_word_title_from_the_vocabulary_is_a_title(card, title: str) -> None:
     fields = card([(title, 24), ("Ilse MARCHETTI", 40), ("Northwind Ltd.", 30), ("ilse@northwind.co.uk", 22)])
     assert fields["job_titles"] == [title]
+
+
+def test_a_space_the_ocr_put_inside_a_surname_is_removed(card) -> None:
+    fields = card([("Northwind LLC", 30), ("ilse.marchetti@northwind.com", 22), ("Ilse M archetti", 30)])
+    assert fields["names"] == ["Ilse Marchetti"]
+
+
+def test_an_initial_before_a_capitalised_surname_is_kept(card) -> None:
+    fields = card([("Northwind LLC", 30), ("ilse@northwind.com", 22), ("Ilse M Marchetti", 30)])
+    assert fields["names"] == ["Ilse M Marchetti"]
