@@ -74,8 +74,17 @@ def infer_region(segments: list[Segment], emails: list[str], websites: list[str]
         if tld:
             votes[tld] += 1
     if not votes or max(votes.values()) == 0:
-        return default
+        return _region_from_script(text) or default
     return votes.most_common(1)[0][0]
+
+
+def _region_from_script(text: str) -> str | None:
+    """No country printed in Latin letters: the card's own script tells (kana or 株式会社: Japan)."""
+    if re.search(r"[\u3040-\u30ff]|株式会社|有限会社|〒", text):
+        return "JP"
+    if re.search(r"[\uac00-\ud7af]", text):
+        return "KR"
+    return None
 
 
 def extract_fields(

@@ -88,8 +88,29 @@ def to_e164(number: str, region: str | None) -> tuple[str | None, bool]:
     return best
 
 
+# A letter O read for a zero inside a number ('98 57 O2', '2O21'): same length, so spans still map
+DIGIT_O = re.compile(r"(?<=\d)[Oo](?=[\d\s/.-]|$)|(?<=\d[\s.-])[Oo](?=\d)")
+
+
+# Postcodes that print like short phone numbers, by region
+POSTCODE_SHAPE = {
+    "JP": r"\d{3}-\d{4}", "BR": r"\d{5}-?\d{3}", "PL": r"\d{2}-\d{3}", "PT": r"\d{4}-\d{3}",
+    "KR": r"\d{3}-\d{3}", "CZ": r"\d{3} \d{2}", "SK": r"\d{3} \d{2}",
+}  # fmt: skip
+
+
+def _shaped_like_postcode(number: str, region: str | None, before: str, labelled: bool) -> bool:
+    """The region's postcode shape, unlabelled or after the postal mark ('T' is 〒 misread, not Tel)."""
+    if re.search(r"〒\s?$", before):
+        return True
+    shape = POSTCODE_SHAPE.get(region or "")
+    if not (shape and re.fullmatch(shape, number.strip())):
+        return False
+    return not labelled or bool(re.search(r"(?<![A-Za-z])T$", before))
+
+
 def find_phones(segment: Segment, region: str | None, taken: list[tuple[int, int]]) -> list[Match]:
-    text = segment.text
+    text = DIGIT_O.sub("0", segment.text)
     found: list[Match] = []
     for m in PHONE.finditer(text):
         if any(m.start() < end and start < m.end() for start, end in taken):
@@ -112,6 +133,8 @@ def find_phones(segment: Segment, region: str | None, taken: list[tuple[int, int
             continue  # a US ZIP+4 ('CALIFORNIA 94305-9505'), never written so as a phone number
         if not labelled and len(digits) <= 8 and POSTCODE_CONTEXT.match(text[m.end() :]):
             continue  # "Shimane, 690-0826 JAPAN": a postcode before its country or city
+        if not valid and _shaped_like_postcode(number, region, before, labelled):
+            continue  # '〒103-0013' (often read 'T103-0013'), '09682-828' in Brazil: a postcode
         method = "regex_label" if labelled else "regex"
         extension = digits_of(m.group("ext") or "") or None
         if value is None:  # nothing phonenumbers accepts for the card's region: the number as printed

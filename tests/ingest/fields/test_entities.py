@@ -183,3 +183,8 @@ def test_a_space_the_ocr_put_inside_a_surname_is_removed(card) -> None:
 def test_an_initial_before_a_capitalised_surname_is_kept(card) -> None:
     fields = card([("Northwind LLC", 30), ("ilse@northwind.com", 22), ("Ilse M Marchetti", 30)])
     assert fields["names"] == ["Ilse M Marchetti"]
+
+
+def test_a_card_in_japanese_with_no_country_in_latin_letters_is_read_as_japan(card_fields) -> None:
+    fields = card_fields([("山竹産業株式会社", 40), ("TEL 03-3669-4661", 22)], region="US")
+    assert [v.value for v in fields["phones"]] == ["+81336694661"]

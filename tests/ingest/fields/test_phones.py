@@ -55,3 +55,25 @@ def test_a_country_name_after_a_number_that_is_not_one_changes_nothing(
 ) -> None:
     [match] = find_phones(segment("Tel 03-5205-6455 (main)"), "JP", [])
     assert match.value == "+81352056455"
+
+
+def test_a_letter_o_read_for_a_zero_inside_a_number_is_a_zero(segment: Callable[[str], Segment]) -> None:
+    [match] = find_phones(segment("Tel: +212 522 98 57 O2"), "MA", [])
+    assert match.value == "+212522985702"
+
+
+def test_a_word_starting_with_o_after_a_number_is_left_alone(segment: Callable[[str], Segment]) -> None:
+    matches = find_phones(segment("Tel 415 555 0142 Oakland"), "US", [])
+    assert [m.value for m in matches] == ["+14155550142"]
+
+
+def test_a_postcode_after_the_postal_mark_is_not_a_phone(segment: Callable[[str], Segment]) -> None:
+    assert find_phones(segment("2-21-11 Nihonbashi, Chuo-ku T103-0013"), "JP", []) == []
+    assert find_phones(segment("2-21-11 Nihonbashi 〒103-0013"), "JP", []) == []
+
+
+def test_an_unlabelled_number_shaped_like_the_regions_postcode_is_not_a_phone(
+    segment: Callable[[str], Segment],
+) -> None:
+    assert find_phones(segment("Naka-ku, Hamamatsu 430-7718"), "JP", []) == []
+    assert [m.value for m in find_phones(segment("Tel 053-454-2441"), "JP", [])] == ["+81534542441"]
