@@ -126,12 +126,13 @@ def review_queue(
 
 
 def next_in_queue(session: Session, principal: Principal, card_id: int, *, below: float) -> int | None:
-    """The card after this one in review order (the reviewer's "next card" key); None after the last."""
+    """The card after this one in review order (the reviewer's "next card" key), from the top after the
+    last; None when this is the only card."""
     ids = _order(session, principal, below, None).ids
     if card_id not in ids:
         return ids[0] if ids else None
-    at = ids.index(card_id)
-    return ids[at + 1] if at + 1 < len(ids) else None
+    following = ids[(ids.index(card_id) + 1) % len(ids)]
+    return None if following == card_id else following
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:

@@ -85,11 +85,14 @@ def require(*roles: Role) -> Callable[..., Any]:
 
 async def csrf_checked(request: Request) -> None:
     """Refuse a form without the token of this session (or, for sign-in, of this browser's nonce)."""
-    form = await request.form()
-    given = form.get("csrf")
-    bound = request.cookies.get(SESSION_COOKIE) or request.cookies.get(NONCE_COOKIE)
     if request.url.path == f"{PREFIX}/login":
         bound = request.cookies.get(NONCE_COOKIE)
+    else:
+        bound = request.cookies.get(SESSION_COOKIE)
+        if not bound:
+            raise SignInRequired()  # signed out: the sign-in page, not a CSRF error
+    form = await request.form()
+    given = form.get("csrf")
     if not web_sessions.csrf_valid(session_secret(request), bound, given if isinstance(given, str) else None):
         raise CsrfError("This form was sent without a valid CSRF token.")
 

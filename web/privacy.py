@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.datastructures import FormData
 from fastapi.responses import HTMLResponse
+from starlette.datastructures import FormData
 
 from core.errors import BadArgumentsError
 from services import access, disclosures, rights
