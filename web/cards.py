@@ -26,7 +26,7 @@ from services.export.stored import stream_export
 from services.paging import MAX_ID
 from services.records import AttestationInput
 from web.deps import PREFIX, Csrf, Uploader, render, services_of
-from web.upload import BASES, USES
+from web.upload import USES
 
 if TYPE_CHECKING:
     from models.tables import Principal
@@ -39,10 +39,16 @@ FIELD_LABELS = {
     "departments": "Department",
     "companies": "Company",
     "emails": "E-mail",
-    "websites": "Website",
     "phones": "Phone",
+    "websites": "Website",
     "addresses": "Address",
     "social": "Social",
+}
+SHORT_BASES = {
+    Basis.received_in_person: "Received in person",
+    Basis.subject_consented: "The person agreed",
+    Basis.public_business_information: "Public business information",
+    Basis.other: "Other (say what below)",
 }
 
 
@@ -112,6 +118,9 @@ def _review_context(principal: Principal, request: Request, card_id: int) -> dic
     services = services_of(request)
     with services.session() as db:
         card = card_service.own_card(db, principal, card_id)
+        order = list(FIELD_LABELS)
+        # As a card reads: name, title, company, then the ways to reach the person.
+        card.values.sort(key=lambda v: (order.index(v.field) if v.field in order else len(order), v.position))
         try:
             size = review.image_size(card_service.card_image(db, services.blobs, principal, card_id))
         except NotFoundError:
@@ -123,7 +132,7 @@ def _review_context(principal: Principal, request: Request, card_id: int) -> dic
         "boxes": _boxes(card, size),
         "labels": FIELD_LABELS,
         "next_id": following,
-        "bases": BASES,
+        "bases": SHORT_BASES,
         "uses": USES,
         "below": services.settings.review_below,
     }

@@ -41,7 +41,7 @@ def assert_accessible_basics(page: Any) -> None:
               .map(el => el.name || el.id)"""
     )
     assert unlabeled == []
-    overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    overflow = page.evaluate("() => document.documentElement.scrollWidth") - page.viewport_size["width"]
     assert overflow <= 0, f"{overflow}px wider than the window"
 
 
