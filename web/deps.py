@@ -40,6 +40,16 @@ HOME = {
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
 
+def when(value: str | None) -> str:
+    """An ISO time from a report as people read it: ``2026-12-04 18:56 UTC``."""
+    if not value:
+        return ""
+    return f"{value[:10]} {value[11:16]} UTC" if len(value) >= 16 and value[10] == "T" else value
+
+
+templates.env.filters["when"] = when
+
+
 class SignInRequired(Exception):
     """No live session: the page answers with a redirect to the sign-in page."""
 
