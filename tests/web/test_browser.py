@@ -213,3 +213,22 @@ def test_the_catalog_browser_lists_companies_with_catalog_fields(
     assert page.locator(".companies li").count() >= 1
     assert "@" not in page.locator(".companies").inner_text()  # no e-mail: not a catalog field
     context.close()
+
+
+def test_without_javascript_the_upload_form_and_the_overlay_still_work(
+    web_server: WebServer, browser: Any, screenshots: Path, samples_dir: Path
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    sign_in(page, web_server, "uploader-b")
+    page.goto(web_server.url("/app/upload"))
+    page.get_by_label("Card images").set_input_files([str(samples_dir / "card_03.png")])
+    page.get_by_role("button", name="Upload").click()
+    page.get_by_role("heading", name="Uploaded").wait_for(timeout=60_000)
+    shot(page, screenshots, "upload-done-no-js")
+    page.get_by_role("link", name=re.compile(r"Review card \d+")).click()
+    page.wait_for_url(re.compile(r"/app/cards/\d+$"))
+    assert page.locator("#overlay rect").count() >= 3  # drawn by the server, not by script
+    page.get_by_role("button", name="Sign out").click()
+    assert "/app/login" in page.url
+    context.close()
