@@ -25,7 +25,7 @@ from services.export import WRITERS, ExportFormat
 from services.export.stored import stream_export
 from services.paging import MAX_ID
 from services.records import AttestationInput
-from web.deps import PREFIX, Csrf, Uploader, render, services_of
+from web.deps import PREFIX, Csrf, FormDep, Uploader, render, services_of
 from web.upload import USES
 
 if TYPE_CHECKING:
@@ -159,9 +159,8 @@ def card_image(request: Request, principal: Uploader, card_id: int) -> Response:
 
 
 @router.post("/cards/{card_id}", dependencies=[Csrf])
-async def save_values(request: Request, principal: Uploader, card_id: int) -> Response:
+def save_values(request: Request, principal: Uploader, card_id: int, form: FormDep) -> Response:
     """Corrections, through the same service as ``PATCH /v1/cards/{id}``; then this card or the next."""
-    form = await request.form()
     corrections = []
     for key, value in form.multi_items():
         if key.startswith("v-") and key[2:].isdigit() and isinstance(value, str):
@@ -180,9 +179,8 @@ async def save_values(request: Request, principal: Uploader, card_id: int) -> Re
 
 
 @router.post("/cards/{card_id}/consent", dependencies=[Csrf])
-async def save_consent(request: Request, principal: Uploader, card_id: int) -> Response:
+def save_consent(request: Request, principal: Uploader, card_id: int, form: FormDep) -> Response:
     """Permitted uses and the attestation (a new one replaces the current; "none" withdraws it)."""
-    form = await request.form()
     services = services_of(request)
     uses = records.parse_uses([u for u in form.getlist("uses") if isinstance(u, str)])
     basis = str(form.get("basis") or "")

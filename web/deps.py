@@ -19,6 +19,7 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from models.enums import Role
 from services import web_sessions
@@ -107,6 +108,13 @@ async def csrf_checked(request: Request) -> None:
         raise CsrfError("This form was sent without a valid CSRF token.")
 
 
+async def form_of(request: Request) -> FormData:
+    """The parsed form (parsed once: the CSRF check reads the same), so handlers can be plain functions
+    that run in the thread pool, keeping database work off the event loop."""
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(form_of)]
 Uploader = Annotated[Principal, Depends(require(Role.uploader))]
 PrivacyAdmin = Annotated[Principal, Depends(require(Role.privacy_admin))]
 CatalogBuilder = Annotated[Principal, Depends(require(Role.catalog_builder))]

@@ -25,7 +25,7 @@ from core.errors import BadArgumentsError
 from services import access, disclosures, rights
 from services.audit import audit
 from services.catalog import list_companies
-from web.deps import PREFIX, CatalogBuilder, Csrf, PrivacyAdmin, render, services_of
+from web.deps import PREFIX, CatalogBuilder, Csrf, FormDep, PrivacyAdmin, render, services_of
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -82,9 +82,9 @@ def desk(request: Request, principal: PrivacyAdmin) -> HTMLResponse:
 
 
 @router.post("/privacy", response_class=HTMLResponse, dependencies=[Csrf])
-async def find(request: Request, principal: PrivacyAdmin) -> HTMLResponse:
+def find(request: Request, principal: PrivacyAdmin, form: FormDep) -> HTMLResponse:
     """The access report of the person with this e-mail or phone (the same report as the API's)."""
-    person = _person(await request.form())
+    person = _person(form)
     services = services_of(request)
     with services.session() as db:
         report = access.access_report(
@@ -109,9 +109,8 @@ async def find(request: Request, principal: PrivacyAdmin) -> HTMLResponse:
 
 
 @router.post("/privacy/confirm", response_class=HTMLResponse, dependencies=[Csrf])
-async def confirm(request: Request, principal: PrivacyAdmin) -> HTMLResponse:
+def confirm(request: Request, principal: PrivacyAdmin, form: FormDep) -> HTMLResponse:
     """The confirmation step: what the action will do, and a "Confirm" button (nothing changes yet)."""
-    form = await request.form()
     action = str(form.get("action") or "")
     if action not in ACTIONS:
         raise BadArgumentsError(f"Unknown action {action!r}.")
@@ -161,9 +160,8 @@ def _run(request: Request, principal: Any, action: str, form: FormData) -> dict[
 
 
 @router.post("/privacy/act", response_class=HTMLResponse, dependencies=[Csrf])
-async def act(request: Request, principal: PrivacyAdmin) -> HTMLResponse:
+def act(request: Request, principal: PrivacyAdmin, form: FormDep) -> HTMLResponse:
     """Run the confirmed action (committed before the page says it is done)."""
-    form = await request.form()
     action = str(form.get("action") or "")
     if action not in ACTIONS or form.get("confirm") != "yes":
         raise BadArgumentsError("Confirm the action on its confirmation page.")
