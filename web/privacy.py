@@ -32,8 +32,7 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 ACTIONS = {
     "opt_out": (
         "Opt out",
-        "Stop the uses ticked below for this person, on every uploader's cards, now and "
-        "for cards uploaded later.",
+        "Stop the uses ticked for this person, on every uploader's cards, now and for cards uploaded later.",
     ),
     "restrict": (
         "Restrict",
