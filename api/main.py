@@ -33,6 +33,7 @@ from core.settings import Settings, get_settings
 from services.context import ServiceContext
 from services.extraction import OcrRunner
 from services.jobs import JobWorker
+from web.app import install as install_web  # the one front-to-front edge: /app is mounted here
 
 API_VERSION = "1.0.0"
 app: FastAPI  # built on first use, by __getattr__ below
@@ -87,6 +88,7 @@ def create_app(
         register,
     ):
         app.include_router(module.router)
+    install_web(app)  # the web app's pages at /app, on the same services and policy
     return app
 
 

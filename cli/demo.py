@@ -67,7 +67,8 @@ def demo(
     print("Demo API keys (new on every run: the previous demo keys no longer work):")
     for role_name, entry in keys.items():
         print(f"  {role_name:<16} {entry['name']:<22} {entry['key']}")
-    print(f"\nAPI docs: {base_url}/docs   e.g.:")
+    print(f"\nWeb app: {base_url}/app/   (sign in with one of the keys above)")
+    print(f"API docs: {base_url}/docs   e.g.:")
     for role_name, path in (("catalog_builder", "/v1/catalog/companies"), ("uploader", "/v1/cards")):
         print(f'  curl -H "Authorization: Bearer {keys[role_name]["key"]}" {base_url}{path}')
 

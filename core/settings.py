@@ -185,6 +185,27 @@ class Settings(BaseSettings):
         description="Public opt-out requests per client address per minute.",
     )
 
+    # Signs the web app's CSRF tokens. Losing it only signs everyone out of the web app.
+    session_secret: str = Field(
+        default="",
+        alias="CARDS_SESSION_SECRET",
+        description="Signs the web app's CSRF tokens; empty: a random key in `./var/session.secret`.",
+    )
+    session_hours: int = Field(
+        default=12,
+        alias="CARDS_SESSION_HOURS",
+        ge=1,
+        le=720,
+        description="How long a web sign-in lasts before the session cookie expires.",
+    )
+    review_below: float = Field(
+        default=0.8,
+        alias="CARDS_REVIEW_BELOW",
+        ge=0,
+        le=1,
+        description="Review queue: cards with a key value below this confidence (or missing) come first.",
+    )
+
     @field_validator("default_region")
     @classmethod
     def _upper(cls, value: str) -> str:

@@ -361,3 +361,14 @@ class KeyCheck(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     fingerprint: str = Field(max_length=64)
     created_at: datetime = _ts()
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in browser of the web app: only the SHA-256 of its cookie's token is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True)
+    principal_id: int = Field(foreign_key="principal.id", index=True, ondelete="CASCADE")
+    created_at: datetime = _ts()
+    expires_at: datetime = _ts(index=True)
+    ended_at: datetime | None = _ts(nullable=True)  # signed out

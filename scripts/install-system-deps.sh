@@ -27,6 +27,8 @@ for font in /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
             /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk; do
   [ -e "${font%%:*}" ] || need+=("${font##*:}")
 done
+# The browser tests of the web app (tests/web) drive Debian's chromium through Playwright.
+[ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

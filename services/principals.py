@@ -19,7 +19,8 @@ from core.errors import BadArgumentsError
 from core.times import iso_utc
 from models.enums import Role
 from models.keys import hash_api_key
-from models.tables import AuditEvent, Principal, utcnow
+from models.tables import AuditEvent, utcnow
+from models.tables import Principal as Principal  # re-exported: the caller type the fronts annotate with
 from services.errors import ForbiddenError, NotFoundError
 
 API_KEY_PREFIX = "cv_"

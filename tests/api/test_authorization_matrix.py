@@ -170,3 +170,114 @@ def test_an_unknown_method_is_a_problem_too(client: TestClient, method: str) -> 
     response = client.request(method, "/v1/catalog/companies")
     assert response.status_code == 405
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+# The web app's pages (web/): the same roles as the API, as HTML. Signed out, a page redirects
+# to the sign-in page (303); a role the page is not for gets a 403 page; an allowed caller may
+# get a 404 page (no card 1) or a 422 page (an empty form). Every POST carries the CSRF token.
+SIGNED_IN = "signed in"
+WEB_ALLOWED_OK = frozenset({200, 303, 404, 422})
+WEB_MATRIX: dict[tuple[str, str], Entry] = {
+    ("GET", "/app"): Entry(PUBLIC, ok=frozenset({307})),
+    ("GET", "/app/"): Entry(PUBLIC, ok=frozenset({303})),
+    ("GET", "/app/login"): Entry(PUBLIC, ok=frozenset({200})),
+    ("POST", "/app/login"): Entry(PUBLIC, ok=frozenset({401}), data={"api_key": "cv_" + "x" * 43}),
+    ("POST", "/app/logout"): Entry(SIGNED_IN, ok=frozenset({303})),
+    ("GET", "/app/partner"): Entry(SIGNED_IN, ok=frozenset({200})),
+    ("GET", "/app/upload"): Entry(UPLOADER, ok=frozenset({200})),
+    ("POST", "/app/upload"): Entry(UPLOADER, ok=frozenset({422}), data={"basis": "received_in_person"}),
+    ("POST", "/app/upload/file"): Entry(UPLOADER, ok=frozenset({422}), data={"basis": "received_in_person"}),
+    ("GET", "/app/queue"): Entry(UPLOADER, ok=frozenset({200})),
+    ("GET", "/app/export"): Entry(UPLOADER, ok=frozenset({200})),
+    ("GET", "/app/cards/{card_id}"): Entry(UPLOADER, ok=frozenset({404})),
+    ("POST", "/app/cards/{card_id}"): Entry(UPLOADER, ok=frozenset({404})),
+    ("GET", "/app/cards/{card_id}/image"): Entry(UPLOADER, ok=frozenset({404})),
+    ("POST", "/app/cards/{card_id}/consent"): Entry(UPLOADER, ok=frozenset({404})),
+    ("GET", "/app/cards/{card_id}/delete"): Entry(UPLOADER, ok=frozenset({404})),
+    ("POST", "/app/cards/{card_id}/delete"): Entry(UPLOADER, ok=frozenset({404})),
+    ("GET", "/app/privacy"): Entry(ADMIN, ok=frozenset({200})),
+    ("POST", "/app/privacy"): Entry(ADMIN, ok=frozenset({200}), data={"email": "m@example.com"}),
+    ("POST", "/app/privacy/confirm"): Entry(
+        ADMIN, ok=frozenset({200}), data={"email": "m@example.com", "action": "erase"}
+    ),
+    ("POST", "/app/privacy/act"): Entry(ADMIN, ok=frozenset({400}), data={"email": "m@example.com"}),
+    ("GET", "/app/catalog"): Entry(CATALOG, ok=frozenset({200})),
+}
+
+
+def web_pages(app: Any) -> set[tuple[str, str]]:
+    """(method, path) of every page: the web app's routers and the app's own routes under /app."""
+    from web.app import ROUTERS
+
+    routes = [route for router in ROUTERS for route in router.routes] + list(app.routes)
+    return {
+        (method, route.path)
+        for route in routes
+        if isinstance(route, APIRoute) and (route.path == "/app" or route.path.startswith("/app/"))
+        for method in route.methods - {"HEAD", "OPTIONS"}
+    }
+
+
+def test_every_page_has_a_matrix_entry(app: Any) -> None:
+    served = web_pages(app)
+    assert sorted(served - WEB_MATRIX.keys()) == [], "pages nobody decided the callers of: add them"
+    assert sorted(WEB_MATRIX.keys() - served) == [], "WEB_MATRIX entries for pages that no longer exist"
+
+
+def _sign_in(client: TestClient, key: str) -> str:
+    client.cookies.clear()
+    page = client.get("/app/login")
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    response = client.post("/app/login", data={"csrf": csrf, "api_key": key}, follow_redirects=False)
+    assert response.status_code == 303, response.text
+    return response.cookies["cv_session"]
+
+
+def test_authorization_matrix_of_the_pages(
+    app: Any, client: TestClient, make_caller: Callable[[Role, str], Any]
+) -> None:
+    from services.web_sessions import csrf_token
+
+    sessions: dict[str, tuple[str | None, Role | None]] = {"signed out": (None, None)}
+    for role in Role:
+        sessions[role.value] = (_sign_in(client, make_caller(role, f"web-{role.value}").key), role)
+    secret = app.state.web_secret
+    wrong: list[str] = []
+    # Signing out last: it ends the sessions the other rows use.
+    for (method, path), entry in sorted(
+        WEB_MATRIX.items(), key=lambda item: (item[0][1] == "/app/logout", item[0])
+    ):
+        url = path.replace("{card_id}", "1")
+        for name, (token, role) in sessions.items():
+            client.cookies.clear()
+            data = dict(entry.data or {})
+            if token is not None:
+                client.cookies.set("cv_session", token)
+                data["csrf"] = csrf_token(secret, token)
+            if method == "POST" and path == "/app/login":  # the sign-in form's token is the nonce cookie's
+                client.get("/app/login")
+                data["csrf"] = csrf_token(secret, client.cookies["cv_signin"])
+            response = client.request(
+                method, url, data=data if method == "POST" else None, follow_redirects=False
+            )
+            allowed = entry.who == PUBLIC or (
+                role is not None and (entry.who == SIGNED_IN or role in entry.who)
+            )
+            if allowed:
+                expected = entry.ok
+            elif role is None:
+                expected = frozenset({303})
+            else:
+                expected = frozenset({403})
+            if response.status_code not in expected:
+                wrong.append(f"{method} {path} as {name}: {response.status_code} (want {sorted(expected)})")
+            elif response.status_code == 303 and role is None and entry.who != PUBLIC:
+                if response.headers["location"] != "/app/login":
+                    wrong.append(f"{method} {path} as {name}: redirects to {response.headers['location']}")
+            elif (
+                response.status_code >= 400
+                and path != "/app/upload/file"
+                and not response.headers["content-type"].startswith("text/html")
+            ):
+                wrong.append(f"{method} {path} as {name}: not an HTML page")
+    assert wrong == [], "\n".join(wrong)

@@ -115,3 +115,41 @@ def test_a_route_with_card_data_asks_the_policy(
     response = client.request(method, url, headers=callers[role].headers, **kwargs)
     assert response.status_code < 500, response.text
     assert counted, f"{method} {path} answered without asking the policy"
+
+
+#: The web app's pages (web/) that show card data; every other page is a form, a status or the desk's
+#: access report (a person's own data by law, as ``POST /v1/subject-requests``).
+WEB_CARD_DATA = {
+    ("GET", "/app/queue"),
+    ("GET", "/app/cards/{card_id}"),
+    ("GET", "/app/cards/{card_id}/image"),
+    ("GET", "/app/cards/{card_id}/delete"),
+    ("GET", "/app/export"),
+    ("GET", "/app/catalog"),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(WEB_CARD_DATA), ids=lambda e: f"{e[0]} {e[1]}")
+def test_a_page_with_card_data_asks_the_policy(
+    endpoint: tuple[str, str],
+    app: Any,
+    client: TestClient,
+    make_caller: Callable[[Role, str], Any],
+    store_card: Callable[..., ContactRecord],
+    session: Session,
+    counted: list[str],
+) -> None:
+    from test_authorization_matrix import WEB_MATRIX, _sign_in
+
+    role = next(iter(WEB_MATRIX[endpoint].who))
+    caller = make_caller(role, f"page-{role.value}")
+    owner = caller if role is Role.uploader else make_caller(Role.uploader, "page-uploader")
+    uploader = session.get(Principal, owner.id)
+    record = store_card(
+        uploader, name="Ada Quillfeather", email="ada@orrery.example", company="Orrery Works", uses=set(Use)
+    )
+    _sign_in(client, caller.key)
+    counted.clear()
+    response = client.get(endpoint[1].replace("{card_id}", str(record.id)), follow_redirects=False)
+    assert response.status_code in (200, 404), response.text  # 404: the stored card has no image
+    assert counted, f"{endpoint[0]} {endpoint[1]} answered without asking the policy"

@@ -16,8 +16,16 @@ import services.errors
 from api import errors as api_errors
 from core.errors import CardError, ExitCode, error_from_exception
 from ingest import errors
+from web import errors as web_errors  # noqa: F401  (its classes join the vocabulary)
 
-ERROR_MODULES = {"core.errors", "ingest.errors", "models.errors", "services.errors", "api.errors"}
+ERROR_MODULES = {
+    "core.errors",
+    "ingest.errors",
+    "models.errors",
+    "services.errors",
+    "api.errors",
+    "web.errors",
+}
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
@@ -61,6 +69,7 @@ PUBLISHED_CODES = {
     "idempotency_key_reused": ExitCode.other,
     "idempotency_key_in_progress": ExitCode.other,
     "unauthorized": ExitCode.other,
+    "csrf_failed": ExitCode.other,
 }
 
 
