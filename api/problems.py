@@ -59,8 +59,18 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        return problem(422, "invalid_request", "The request is not valid: see errors.", errors=errors)
+        found = exc.errors()
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in found]
+        # An unknown key is named in the detail too: a key in the wrong place is the usual mistake.
+        unknown = [
+            ".".join(str(p) for p in e.get("loc", ())[1:])
+            for e in found
+            if e.get("type") == "extra_forbidden"
+        ]
+        detail = "The request is not valid: see errors."
+        if unknown:
+            detail = f"Unknown keys: {', '.join(unknown)}. The request is not valid: see errors."
+        return problem(422, "invalid_request", detail, errors=errors)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
