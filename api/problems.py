@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import CardError, error_from_exception
+from models.errors import STORAGE_EXCEPTIONS, storage_fault
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"
@@ -71,6 +75,18 @@ def install(app: FastAPI) -> None:
         if unknown:
             detail = f"Unknown keys: {', '.join(unknown)}. The request is not valid: see errors."
         return problem(422, "invalid_request", detail, errors=errors)
+
+    async def storage_failure(_: Request, exc: Exception) -> JSONResponse:
+        """A database fault met outside a request's session (a service's own): 503, not 500."""
+        fault = storage_fault(exc)
+        if fault is None:  # an IntegrityError nobody expected: a bug
+            log.error("unexpected database error", exc_info=exc)
+            return problem(500, "error", "Internal error; it has been logged.")
+        log.warning("storage fault: %s", fault.message)
+        return problem(fault.http_status, fault.code, fault.full_message)
+
+    for storage_exception in STORAGE_EXCEPTIONS:
+        app.add_exception_handler(storage_exception, storage_failure)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

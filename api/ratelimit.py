@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import Request
-from sqlalchemy.engine import Engine
 
 from services import ratelimit
+from services.context import ServiceContext
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,9 @@ class RateLimiter:
     per_minute: int
     name: str = "opt_out"
 
-    def retry_after(self, engine: Engine, client: str) -> int:
+    def retry_after(self, services: ServiceContext, client: str) -> int:
         """0 and the call is counted, or the seconds to wait (the call is not counted)."""
-        return ratelimit.retry_after(engine, self.name, client, self.per_minute)
+        return ratelimit.retry_after(services.engine, self.name, client, self.per_minute)
 
 
 def limiter_of(request: Request) -> RateLimiter:
@@ -37,4 +37,4 @@ def limiter_of(request: Request) -> RateLimiter:
 def opt_out_wait(request: Request) -> int:
     """Seconds the caller must wait before another opt-out (0: go ahead, counted); call from a thread."""
     client = request.client.host if request.client else "unknown"
-    return limiter_of(request).retry_after(request.app.state.services.engine, client)
+    return limiter_of(request).retry_after(request.app.state.services, client)

@@ -239,6 +239,7 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
     version: str
     database: CheckOut
+    blobs: CheckOut
     tesseract: CheckOut
 
 

@@ -147,27 +147,30 @@ def _render(services: ServiceContext, principal: Caller, outcome: Outcome, repla
     """An upload's answer as it is now: its card or job (a deleted card is a 404), or its problem."""
     response: Response
     bound = outcome.ref.get("sha256")  # the image the answer was about (keys stored before: None)
-    if "card_id" in outcome.ref:
-        card_id = int(outcome.ref["card_id"])
-        card = CardOut.from_card(card_service.own_card_now(services.engine, principal, card_id))
-        if bound is not None and card.sha256 != bound:
-            raise NotFoundError(f"Card {card_id}, the answer to this Idempotency-Key, was deleted.")
-        response = JSONResponse(
-            card.model_dump(mode="json"),
-            status_code=outcome.status,
-            headers={"Location": f"/v1/cards/{card_id}"},
-        )
-    elif "job_id" in outcome.ref:
-        row = jobs.own_job_now(services.engine, principal, int(outcome.ref["job_id"]))
-        if bound is not None and (row.metadata_ or {}).get("sha256") != bound:
-            raise NotFoundError(f"Job {row.id}, the answer to this Idempotency-Key, is gone.")
-        job = JobOut.from_job(row)
-        response = JSONResponse(
-            job.model_dump(mode="json"), status_code=outcome.status, headers={"Location": job.url}
-        )
-    else:
-        body = outcome.ref["problem"]
-        response = problem(outcome.status, body["code"], body.get("detail", ""))
+    try:
+        if "card_id" in outcome.ref:
+            card_id = int(outcome.ref["card_id"])
+            card = CardOut.from_card(card_service.own_card_now(services.engine, principal, card_id))
+            if bound is not None and card.sha256 != bound:
+                raise NotFoundError(f"Card {card_id}, the answer to this Idempotency-Key, was deleted.")
+            response = JSONResponse(
+                card.model_dump(mode="json"),
+                status_code=outcome.status,
+                headers={"Location": f"/v1/cards/{card_id}"},
+            )
+        elif "job_id" in outcome.ref:
+            row = jobs.own_job_now(services.engine, principal, int(outcome.ref["job_id"]))
+            if bound is not None and (row.metadata_ or {}).get("sha256") != bound:
+                raise NotFoundError(f"Job {row.id}, the answer to this Idempotency-Key, is gone.")
+            job = JobOut.from_job(row)
+            response = JSONResponse(
+                job.model_dump(mode="json"), status_code=outcome.status, headers={"Location": job.url}
+            )
+        else:
+            body = outcome.ref["problem"]
+            response = problem(outcome.status, body["code"], body.get("detail", ""))
+    except NotFoundError as exc:  # gone since: a replay says so, with the replay header
+        response = problem(exc.http_status, exc.code, exc.full_message)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response
