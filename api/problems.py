@@ -58,6 +58,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError | RecursionError):
+            # FastAPI's "error parsing the body": not UTF-8, or JSON nested past the parser's depth.
+            reason = "not UTF-8" if isinstance(exc.__cause__, UnicodeDecodeError) else "nested too deeply"
+            errors = [{"loc": ["body"], "msg": f"The body is not valid JSON: {reason}."}]
+            return problem(422, "invalid_request", f"The body is not valid JSON: {reason}.", errors=errors)
         code = HTTP_CODES.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
 

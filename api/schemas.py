@@ -98,8 +98,8 @@ class CorrectionIn(RequestBody):
 
 
 class CardPatch(RequestBody):
-    values: list[CorrectionIn] = Field(default_factory=list)
-    uses: list[Use] | None = None
+    values: list[CorrectionIn] = Field(default_factory=list, max_length=100)
+    uses: list[Use] | None = Field(default=None, max_length=len(Use))
     attestation: AttestationIn | None = None
     revoke_attestation: bool = False
 
@@ -168,7 +168,7 @@ class SubjectRequest(RequestBody):
     name: str | None = Field(default=None, max_length=200, description="Full name, with `company`.")
     company: str | None = Field(default=None, max_length=200, description="Company or its web domain.")
     year: int | None = Field(default=None, ge=2000, le=2100)
-    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES), max_length=len(SCOPES))
 
     @model_validator(mode="after")
     def needs_contact(self) -> SubjectRequest:
@@ -183,7 +183,7 @@ class PublicOptOut(RequestBody):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.com"}]})
     email: str | None = Field(default=None, min_length=3, max_length=320)
     phone: str | None = Field(default=None, min_length=3, max_length=64)
-    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES), max_length=len(SCOPES))
 
     @model_validator(mode="after")
     def needs_contact(self) -> PublicOptOut:

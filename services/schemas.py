@@ -46,7 +46,7 @@ class CardMetadata(RequestBody):
     """The JSON ``metadata`` part of an upload."""
 
     attestation: AttestationIn | None = None
-    uses: list[Use] = Field(default_factory=list)
+    uses: list[Use] = Field(default_factory=list, max_length=len(Use))
     client: ClientDetails = Field(default_factory=ClientDetails)
     region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     notes: str | None = Field(default=None, max_length=2000)
