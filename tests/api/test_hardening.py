@@ -197,23 +197,6 @@ def test_two_app_instances_share_the_opt_out_limit(engine: Engine, tmp_path: Pat
     assert statuses == [202, 202, 202, 429, 429]
 
 
-def test_the_rate_limit_window_slides(engine: Engine) -> None:
-    from datetime import timedelta
-
-    from models.tables import utcnow
-    from services.ratelimit import retry_after
-
-    start = utcnow()
-
-    def at(seconds: float) -> int:
-        return retry_after(engine, "test", "198.51.100.1", 2, now=start + timedelta(seconds=seconds))
-
-    assert at(0) == 0 and at(1) == 0
-    assert at(2) == 59
-    assert at(60.5) == 0  # the first call left the window
-    assert retry_after(engine, "test", "198.51.100.2", 2, now=start + timedelta(seconds=61)) == 0
-
-
 def test_a_problem_is_json_with_its_headers(client: TestClient) -> None:
     response = client.post("/v1/opt-out", content=b"{}" * 5000, headers={"content-type": "application/json"})
     assert response.headers["content-type"].startswith(PROBLEM)
