@@ -9,7 +9,10 @@ a PostgreSQL server that is not there. On the old main the first two answered 50
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,59 @@ def test_a_blob_folder_that_cannot_be_written_is_503_storage_error_and_unhealthy
         health = assert_problem(client.get("/healthz"), 503, "unhealthy")
     assert health["checks"]["blobs"]["status"] == "failing"
     assert health["checks"]["database"]["status"] == "ok"
+
+
+@pytest.fixture
+def mounted(tmp_path: Path) -> Iterator[Any]:
+    """``mounted(options)``: a fresh tmpfs for the blob folder (ro, or a tiny size); skipped without mount."""
+    points: list[Path] = []
+
+    def mount(options: str) -> Path:
+        point = tmp_path / f"mnt{len(points)}"
+        point.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)], capture_output=True
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        points.append(point)
+        return point
+
+    yield mount
+    for point in points:
+        subprocess.run(["umount", str(point)], check=False)
+
+
+def async_upload(client: TestClient, caller: Any, image: bytes) -> Any:
+    return client.post(
+        "/v1/cards",
+        params={"mode": "async"},
+        headers=caller.headers,
+        files={"image": ("card.png", image, "image/png")},
+        data={"metadata": json.dumps(ATTESTED_META)},
+    )
+
+
+def test_a_read_only_blob_mount_is_503_storage_error_and_unhealthy(
+    engine: Engine, salt: bytes, uploader_caller: Any, mounted: Any
+) -> None:
+    app = create_app(engine, blob_dir=mounted("ro,size=1m"), salt=salt, ocr_workers=1)
+    with TestClient(app) as client:
+        body = assert_problem(async_upload(client, uploader_caller, os.urandom(20_000)), 503, "storage_error")
+        assert "Read-only" in body["detail"]
+        health = assert_problem(client.get("/healthz"), 503, "unhealthy")
+    assert health["checks"]["blobs"]["status"] == "failing"
+
+
+def test_a_full_blob_disk_is_503_storage_error(
+    engine: Engine, salt: bytes, uploader_caller: Any, mounted: Any
+) -> None:
+    app = create_app(engine, blob_dir=mounted("size=64k"), salt=salt, ocr_workers=1)
+    with TestClient(app) as client:
+        body = assert_problem(
+            async_upload(client, uploader_caller, os.urandom(300_000)), 503, "storage_error"
+        )
+    assert "No space left" in body["detail"]
 
 
 def closed_port() -> int:
