@@ -30,3 +30,11 @@ class UnauthorizedError(CardError):
     code = "unauthorized"
     http_status = 401
     hint = "Send `Authorization: Bearer <API key>`; keys come from `cards principals create`."
+
+
+class BodyTooLargeError(CardError):
+    """The request body is larger than its route accepts."""
+
+    code = "body_too_large"
+    http_status = 413
+    hint = "JSON bodies are a few KiB (CARDS_MAX_JSON_BYTES; the public opt-out 4 KiB): send less."

@@ -13,9 +13,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy.engine import Engine
 
 from api import problems
+from api.hardening import HardeningMiddleware, Limits
 from api.routes import (
     cards,
     catalog,
@@ -71,9 +75,21 @@ def create_app(
             "Errors are RFC 9457 problem details whose `code` matches the CLI's `error.code`."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served below from the local Swagger UI package, never from a CDN
+        redoc_url=None,
     )
     app.state.services = services
     problems.install(app)
+    app.add_middleware(
+        HardeningMiddleware,
+        limits=lambda: Limits(
+            json_max=services.settings.max_json_bytes,
+            image_max=services.settings.max_image_bytes,
+            trusted=services.settings.trusted_networks(),
+        ),
+    )
+    if settings.api_docs:
+        _serve_docs(app)
     for module in (
         health,
         cards,
@@ -90,6 +106,34 @@ def create_app(
         app.include_router(module.router)
     install_web(app)  # the web app's pages at /app, on the same services and policy
     return app
+
+
+def swagger_assets() -> Path | None:
+    """The Swagger UI files of the pinned ``swagger-ui-bundle`` package, or None when it is missing."""
+    try:
+        from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
+    except ImportError:
+        return None
+    folder = Path(str(swagger_ui_path))
+    return folder if (folder / "swagger-ui-bundle.js").is_file() else None
+
+
+def _serve_docs(app: FastAPI) -> None:
+    """``/docs`` with every script and style from this server (``CARDS_API_DOCS``; off without the assets)."""
+    assets = swagger_assets()
+    if assets is None:
+        return
+    app.mount("/docs/assets", StaticFiles(directory=assets), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} — API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon-32x32.png",
+        )
 
 
 def __getattr__(name: str) -> FastAPI:

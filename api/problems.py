@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.errors import CardError, error_from_exception
+from models.errors import STORAGE_EXCEPTIONS, storage_fault
+
+log = logging.getLogger(__name__)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "/problems/"
@@ -54,13 +58,40 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeDecodeError | RecursionError):
+            # FastAPI's "error parsing the body": not UTF-8, or JSON nested past the parser's depth.
+            reason = "not UTF-8" if isinstance(exc.__cause__, UnicodeDecodeError) else "nested too deeply"
+            errors = [{"loc": ["body"], "msg": f"The body is not valid JSON: {reason}."}]
+            return problem(422, "invalid_request", f"The body is not valid JSON: {reason}.", errors=errors)
         code = HTTP_CODES.get(exc.status_code, "http_error")
         return problem(exc.status_code, code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in exc.errors()]
-        return problem(422, "invalid_request", "The request is not valid: see errors.", errors=errors)
+        found = exc.errors()
+        errors = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", "")} for e in found]
+        # An unknown key is named in the detail too: a key in the wrong place is the usual mistake.
+        unknown = [
+            ".".join(str(p) for p in e.get("loc", ())[1:])
+            for e in found
+            if e.get("type") == "extra_forbidden"
+        ]
+        detail = "The request is not valid: see errors."
+        if unknown:
+            detail = f"Unknown keys: {', '.join(unknown)}. The request is not valid: see errors."
+        return problem(422, "invalid_request", detail, errors=errors)
+
+    async def storage_failure(_: Request, exc: Exception) -> JSONResponse:
+        """A database fault met outside a request's session (a service's own): 503, not 500."""
+        fault = storage_fault(exc)
+        if fault is None:  # an IntegrityError nobody expected: a bug
+            log.error("unexpected database error", exc_info=exc)
+            return problem(500, "error", "Internal error; it has been logged.")
+        log.warning("storage fault: %s", fault.message)
+        return problem(fault.http_status, fault.code, fault.full_message)
+
+    for storage_exception in STORAGE_EXCEPTIONS:
+        app.add_exception_handler(storage_exception, storage_failure)
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:

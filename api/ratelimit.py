@@ -1,44 +1,40 @@
-"""A per-client sliding-window limit for the public endpoints (the opt-out)."""
+"""The opt-out's per-client limit, shared by every server process (:mod:`services.ratelimit`).
+
+Tests may set ``app.state.opt_out_limiter`` to a :class:`RateLimiter` with another limit.
+"""
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
+from dataclasses import dataclass
 
 from fastapi import Request
 
+from services import ratelimit
+from services.context import ServiceContext
 
+
+@dataclass(frozen=True)
 class RateLimiter:
-    """At most ``per_minute`` calls per key in any 60 s window; thread-safe, memory bounded."""
+    """At most ``per_minute`` calls per client in any 60 s window, counted in the database."""
 
-    def __init__(self, per_minute: int, *, max_keys: int = 10_000) -> None:
-        self.per_minute, self.max_keys = per_minute, max_keys
-        self.calls: dict[str, deque[float]] = {}
-        self.lock = threading.Lock()
+    per_minute: int
+    name: str = "opt_out"
 
-    def retry_after(self, key: str, now: float | None = None) -> int:
+    def retry_after(self, services: ServiceContext, client: str) -> int:
         """0 and the call is counted, or the seconds to wait (the call is not counted)."""
-        now = time.monotonic() if now is None else now
-        with self.lock:
-            if len(self.calls) >= self.max_keys:  # forget idle addresses before growing further
-                for stale in [k for k, q in self.calls.items() if not q or q[-1] <= now - 60]:
-                    del self.calls[stale]
-                if len(self.calls) >= self.max_keys:
-                    self.calls.pop(next(iter(self.calls)))
-            window = self.calls.setdefault(key, deque())
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= self.per_minute:
-                return max(1, int(window[0] + 60 - now) + 1)
-            window.append(now)
-            return 0
+        return ratelimit.retry_after(services.engine, self.name, client, self.per_minute)
 
 
 def limiter_of(request: Request) -> RateLimiter:
-    """The app's limiter (tests may set ``app.state.opt_out_limiter``); made on first use."""
+    """The app's limiter; made from ``CARDS_OPT_OUT_PER_MINUTE`` on first use."""
     limiter = getattr(request.app.state, "opt_out_limiter", None)
     if limiter is None:
         limiter = RateLimiter(request.app.state.services.settings.opt_out_per_minute)
         request.app.state.opt_out_limiter = limiter
     return limiter
+
+
+def opt_out_wait(request: Request) -> int:
+    """Seconds the caller must wait before another opt-out (0: go ahead, counted); call from a thread."""
+    client = request.client.host if request.client else "unknown"
+    return limiter_of(request).retry_after(request.app.state.services, client)

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from core.times import as_utc
 from models.enums import Basis, Use
 from services.cards import Card
-from services.schemas import AttestationIn, CardMetadata, ClientDetails
+from services.schemas import AttestationIn, CardMetadata, ClientDetails, RequestBody
 
 __all__ = ["AttestationIn", "CardMetadata", "ClientDetails"]  # the upload's input schemas, from the services
 
@@ -92,14 +92,14 @@ class CardPage(BaseModel):
     next_cursor: str | None
 
 
-class CorrectionIn(BaseModel):
+class CorrectionIn(RequestBody):
     id: int = Field(description="The field value's id.")
     value: str = Field(min_length=1, max_length=2000)
 
 
-class CardPatch(BaseModel):
-    values: list[CorrectionIn] = Field(default_factory=list)
-    uses: list[Use] | None = None
+class CardPatch(RequestBody):
+    values: list[CorrectionIn] = Field(default_factory=list, max_length=100)
+    uses: list[Use] | None = Field(default=None, max_length=len(Use))
     attestation: AttestationIn | None = None
     revoke_attestation: bool = False
 
@@ -151,15 +151,16 @@ class PartnerContactPage(BaseModel):
     next_cursor: str | None
 
 
-class SubjectRequest(BaseModel):
+class SubjectRequest(RequestBody):
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {"type": "opt_out", "email": "ada@example.com", "scopes": ["partners"]},
                 {"type": "access", "phone": "+14155550134"},
                 {"type": "shine_the_light", "email": "ada@example.com", "year": 2026},
             ]
-        }
+        },
     )
     type: RequestType
     email: str | None = Field(default=None, max_length=320)
@@ -167,7 +168,7 @@ class SubjectRequest(BaseModel):
     name: str | None = Field(default=None, max_length=200, description="Full name, with `company`.")
     company: str | None = Field(default=None, max_length=200, description="Company or its web domain.")
     year: int | None = Field(default=None, ge=2000, le=2100)
-    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES), max_length=len(SCOPES))
 
     @model_validator(mode="after")
     def needs_contact(self) -> SubjectRequest:
@@ -178,11 +179,11 @@ class SubjectRequest(BaseModel):
         return self
 
 
-class PublicOptOut(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"email": "ada@example.com"}]})
+class PublicOptOut(RequestBody):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "ada@example.com"}]})
     email: str | None = Field(default=None, min_length=3, max_length=320)
     phone: str | None = Field(default=None, min_length=3, max_length=64)
-    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES))
+    scopes: list[Scope] = Field(default_factory=lambda: list(SCOPES), max_length=len(SCOPES))
 
     @model_validator(mode="after")
     def needs_contact(self) -> PublicOptOut:
@@ -238,6 +239,7 @@ class HealthOut(BaseModel):
     status: Literal["ok"]
     version: str
     database: CheckOut
+    blobs: CheckOut
     tesseract: CheckOut
 
 
@@ -266,7 +268,7 @@ class InviteCandidates(BaseModel):
     items: list[InviteCandidateOut]
 
 
-class InviteClaimIn(BaseModel):
+class InviteClaimIn(RequestBody):
     limit: int = Field(default=10, ge=1, le=500, description="At most this many people.")
 
 
@@ -285,7 +287,7 @@ class InviteClaims(BaseModel):
     items: list[InviteClaimOut]
 
 
-class UserIn(BaseModel):
+class UserIn(RequestBody):
     email: str = Field(
         min_length=3, max_length=320, description="The new user's e-mail (only its hash is kept)."
     )
@@ -305,11 +307,11 @@ class NoticesDue(BaseModel):
     items: list[NoticeOut]
 
 
-class NoticeSentIn(BaseModel):
+class NoticeSentIn(RequestBody):
     channel: Literal["email", "post", "invite", "other"] = "email"
 
 
-class PartnerIn(BaseModel):
+class PartnerIn(RequestBody):
     legal_name: str = Field(min_length=1, max_length=300)
     postal_address: str = Field(min_length=1, max_length=1000)
     country: str = Field(pattern=r"^[A-Za-z]{2}$")

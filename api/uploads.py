@@ -18,9 +18,11 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Message, Receive
 
-from api.errors import UnsupportedMediaTypeError, UploadTooLargeError
+from api.errors import BodyTooLargeError, UnsupportedMediaTypeError, UploadTooLargeError
+from core.errors import BadArgumentsError
 from services.schemas import CardMetadata
 
 FORM_OVERHEAD = 64 * 1024  # multipart boundaries, part headers and the metadata part
@@ -74,7 +76,15 @@ async def read_upload(request: Request, cap: int) -> Upload:
     if declared.isdigit() and int(declared) > cap + FORM_OVERHEAD:
         raise UploadTooLargeError(f"The upload is {int(declared):,} bytes; the image limit is {cap:,}.")
     counted = Request(request.scope, _capped(request.receive, cap + FORM_OVERHEAD))
-    form = await counted.form(max_files=2, max_fields=4, max_part_size=METADATA_MAX)
+    try:
+        form = await counted.form(max_files=2, max_fields=4, max_part_size=METADATA_MAX)
+    except StarletteHTTPException as exc:  # the multipart parser's refusals, in our vocabulary
+        if "maximum size" in str(exc.detail):
+            raise BodyTooLargeError(f"A form part is over {METADATA_MAX:,} bytes: {exc.detail}") from exc
+        raise BadArgumentsError(
+            f"The multipart body cannot be read: {exc.detail}",
+            hint="Send multipart/form-data with an `image` file part and a `metadata` JSON part.",
+        ) from exc
     try:
         image, metadata = form.get("image"), form.get("metadata")
         errors = []
@@ -87,7 +97,7 @@ async def read_upload(request: Request, cap: int) -> Upload:
         assert isinstance(image, UploadFile) and metadata is not None
         data = await _read_capped(image, cap)
         if isinstance(metadata, UploadFile):  # sent as a file part (with a filename)
-            raw = (await metadata.read(METADATA_MAX + 1))[:METADATA_MAX].decode("utf-8", "replace")
+            raw = _utf8((await metadata.read(METADATA_MAX + 1))[:METADATA_MAX])
         else:
             raw = metadata
         sha256 = await run_in_threadpool(lambda: hashlib.sha256(data).hexdigest())
@@ -108,8 +118,45 @@ async def _read_capped(upload: UploadFile, cap: int) -> bytes:
     return b"".join(chunks)
 
 
+def _utf8(data: bytes) -> str:
+    """The metadata part's text; a 422 when it is not UTF-8 (never guessed at, never "repaired")."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RequestValidationError([_invalid(f"not UTF-8: {exc.reason} at byte {exc.start}")]) from exc
+
+
+def _invalid(message: str) -> dict[str, Any]:
+    return {"type": "json_invalid", "loc": ("body", "metadata"), "msg": message, "input": None}
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"duplicate keys: {', '.join(twice)}")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _check_json(raw: str) -> None:
+    """Refuse what JSON parsers disagree on: duplicate keys (which one wins?), NaN/Infinity, deep nesting."""
+    try:
+        json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except RecursionError as exc:
+        raise RequestValidationError([_invalid("nested too deeply")]) from exc
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            return  # reported, with its position, by the schema's own parser below
+        raise RequestValidationError([_invalid(str(exc))]) from exc
+
+
 def parse_metadata(raw: str) -> CardMetadata:
     """The metadata part as :class:`CardMetadata`; a 422 problem listing what is wrong otherwise."""
+    _check_json(raw or "{}")
     try:
         return CardMetadata.model_validate_json(raw or "{}")
     except ValidationError as exc:

@@ -47,7 +47,17 @@ def serve(
         # action that kills the process before ``atexit`` joins the OCR pool, leaving its
         # workers behind. Exiting through SystemExit instead lets the pool shut down cleanly.
         signal.signal(signal.SIGTERM, _exit_cleanly)
-        uvicorn.run("api.main:app", host=host, port=port, workers=workers, log_level=log_level)
+        # No ``server: uvicorn`` banner, and no X-Forwarded-For from anyone: the app believes it
+        # only from CARDS_TRUSTED_PROXIES (api/hardening.py).
+        uvicorn.run(
+            "api.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            server_header=False,
+            proxy_headers=False,
+        )
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -10,6 +10,7 @@ as a confusing failure in the middle of a batch. README's "Settings" table lists
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -182,7 +183,8 @@ class Settings(BaseSettings):
         default=10,
         alias="CARDS_OPT_OUT_PER_MINUTE",
         ge=1,
-        description="Public opt-out requests per client address per minute.",
+        description="Public opt-out requests per client address per minute, counted in the database "
+        "across every server process.",
     )
 
     # Signs the web app's CSRF tokens. Losing it only signs everyone out of the web app.
@@ -205,6 +207,40 @@ class Settings(BaseSettings):
         le=1,
         description="Review queue: cards with a key value below this confidence (or missing) come first.",
     )
+
+    max_json_bytes: int = Field(
+        default=16 * 1024,
+        alias="CARDS_MAX_JSON_BYTES",
+        ge=256,
+        le=1024 * 1024,
+        description="Largest JSON or form body accepted (the public opt-out: 4 KiB at most); 413 over it.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        alias="CARDS_TRUSTED_PROXIES",
+        description="Proxies whose `X-Forwarded-For` is believed: addresses or CIDRs, comma-separated.",
+    )
+    api_docs: bool = Field(
+        default=True,
+        alias="CARDS_API_DOCS",
+        description="Serve `/docs` (Swagger UI from the local `swagger-ui-bundle` package; never a CDN).",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip():
+                ipaddress.ip_network(part.strip(), strict=False)  # ValueError names the bad entry
+        return value
+
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """``CARDS_TRUSTED_PROXIES`` as networks (a bare address is a /32 or /128)."""
+        return [
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in self.trusted_proxies.split(",")
+            if part.strip()
+        ]
 
     @field_validator("default_region")
     @classmethod

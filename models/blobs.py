@@ -9,7 +9,22 @@ import hashlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from models.errors import blob_error
+
+
+@contextmanager
+def _faults(what: str) -> Iterator[None]:
+    """The blob folder's OSErrors (read-only, disk full, a file in the way) as ``storage_error``."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise blob_error(exc, what) from exc
 
 
 class BlobStore:
@@ -30,32 +45,44 @@ class BlobStore:
         """
         key = hashlib.sha256(data).hexdigest()
         target = self.path(key)
-        if target.exists():
-            return key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if _put_unnamed(data, target):
-            return key
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with _faults("store an image"):
+            if target.exists():
+                return key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if _put_unnamed(data, target):
+                return key
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
         return key
 
     def get(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
+        with _faults("read an image"):
+            return self.path(key).read_bytes()
+
+    def probe(self) -> None:
+        """Prove the folder takes a write: a one-byte unnamed file, written and dropped (for /healthz)."""
+        with _faults("take a write"):
+            self.root.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.root, prefix=".probe-") as fh:
+                fh.write(b"\0")
+                fh.flush()
+                os.fsync(fh.fileno())
 
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
 
     def delete(self, key: str) -> bool:
         try:
-            self.path(key).unlink()
+            with _faults("delete an image"):
+                self.path(key).unlink()
             return True
         except FileNotFoundError:
             return False

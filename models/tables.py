@@ -26,6 +26,12 @@ SQLModel.metadata.naming_convention = {
 }
 
 
+# Ids are never reused: SQLite without AUTOINCREMENT hands a deleted row's id to the next row, so
+# a reference kept anywhere (an Idempotency-Key's answer, a partner's copy, a client's cache)
+# would silently point at someone else's card. PostgreSQL sequences never go back anyway.
+AUTOINCREMENT: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -40,6 +46,7 @@ def _ts(nullable: bool = False, index: bool = False) -> Any:
 
 
 class Principal(SQLModel, table=True):
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
     role: Role = Field(index=True)
@@ -51,7 +58,10 @@ class Principal(SQLModel, table=True):
 class Source(SQLModel, table=True):
     """One received image; the same bytes from the same uploader are one source (idempotent import)."""
 
-    __table_args__ = (UniqueConstraint("uploader_id", "sha256", name="uq_source_uploader_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("uploader_id", "sha256", name="uq_source_uploader_sha256"),
+        AUTOINCREMENT,
+    )
     id: int | None = Field(default=None, primary_key=True)
     uploader_id: int = Field(foreign_key="principal.id", index=True)
     channel: Channel
@@ -65,6 +75,7 @@ class Source(SQLModel, table=True):
 
 
 class ExtractionRun(SQLModel, table=True):
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True, ondelete="CASCADE")
     engine: str
@@ -79,6 +90,7 @@ class ExtractionRun(SQLModel, table=True):
 class Subject(SQLModel, table=True):
     """A person behind one or more records, across uploaders."""
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = _ts()
     is_user: bool = False  # already a user of the service: never invited
@@ -92,7 +104,7 @@ class SubjectKey(SQLModel, table=True):
     to the same person, so that opt-outs and erasure reach it.
     """
 
-    __table_args__ = (UniqueConstraint("kind", "key_hash", name="uq_subjectkey_kind_hash"),)
+    __table_args__ = (UniqueConstraint("kind", "key_hash", name="uq_subjectkey_kind_hash"), AUTOINCREMENT)
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
     kind: str  # email | phone
@@ -100,6 +112,7 @@ class SubjectKey(SQLModel, table=True):
 
 
 class ContactRecord(SQLModel, table=True):
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     source_id: int = Field(foreign_key="source.id", index=True, ondelete="CASCADE")
     extraction_run_id: int | None = Field(
@@ -116,7 +129,7 @@ class ContactRecord(SQLModel, table=True):
 class FieldValue(SQLModel, table=True):
     """One value of a record, with the OCR evidence it came from; a correction never erases ``ocr_value``."""
 
-    __table_args__ = (Index("ix_fieldvalue_record_field", "record_id", "field"),)
+    __table_args__ = (Index("ix_fieldvalue_record_field", "record_id", "field"), AUTOINCREMENT)
     id: int | None = Field(default=None, primary_key=True)
     record_id: int = Field(foreign_key="contactrecord.id", ondelete="CASCADE")
     field: str = Field(max_length=32)
@@ -136,6 +149,7 @@ class FieldValue(SQLModel, table=True):
 class FieldCorrection(SQLModel, table=True):
     """The history of a value: every earlier value, who changed it and when."""
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     field_value_id: int = Field(foreign_key="fieldvalue.id", index=True, ondelete="CASCADE")
     previous_value: str = Field(sa_column=Column(Text, nullable=False))
@@ -147,6 +161,7 @@ class FieldCorrection(SQLModel, table=True):
 class Attestation(SQLModel, table=True):
     """The uploader's statement that they were authorised to upload this card."""
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     record_id: int = Field(foreign_key="contactrecord.id", index=True, ondelete="CASCADE")
     basis: Basis
@@ -163,6 +178,7 @@ class PermittedUse(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("record_id", "use", name="uq_permitteduse_record_use"),
         Index("ix_permitteduse_use_record", "use", "record_id"),  # the policy's EXISTS per purpose
+        AUTOINCREMENT,
     )
     id: int | None = Field(default=None, primary_key=True)
     record_id: int = Field(foreign_key="contactrecord.id", index=True, ondelete="CASCADE")
@@ -174,7 +190,10 @@ class PermittedUse(SQLModel, table=True):
 class Suppression(SQLModel, table=True):
     """Hashes of people who must not be used for a reason; outlives their records."""
 
-    __table_args__ = (UniqueConstraint("key_hash", "reason", name="uq_suppression_hash_reason"),)
+    __table_args__ = (
+        UniqueConstraint("key_hash", "reason", name="uq_suppression_hash_reason"),
+        AUTOINCREMENT,
+    )
     id: int | None = Field(default=None, primary_key=True)
     key_hash: str = Field(max_length=64, index=True)
     kind: str  # email | phone
@@ -189,6 +208,7 @@ class Disclosure(SQLModel, table=True):
     contact data, keyed by the person's hashes), so their rights still work afterwards.
     """
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="principal.id", index=True)
     record_id: int | None = Field(
@@ -202,6 +222,7 @@ class Disclosure(SQLModel, table=True):
 
 
 class Invite(SQLModel, table=True):
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
     record_id: int | None = Field(
@@ -214,6 +235,7 @@ class Invite(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     """Append-only: ids, codes and field names only, never a person's data."""
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _ts(index=True)
     actor_id: int | None = Field(default=None, foreign_key="principal.id")
@@ -226,6 +248,7 @@ class AuditEvent(SQLModel, table=True):
 class CatalogCompany(SQLModel, table=True):
     """A company as the catalog knows it: derived from records, listed only while one qualifies."""
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     name: str
     name_key: str = Field(index=True, unique=True)  # normalised name: case, accents, legal suffixes
@@ -238,7 +261,10 @@ class CatalogCompany(SQLModel, table=True):
 class CatalogLink(SQLModel, table=True):
     """Which record vouches for which company (deleted with the record)."""
 
-    __table_args__ = (UniqueConstraint("company_id", "record_id", name="uq_cataloglink_company_record"),)
+    __table_args__ = (
+        UniqueConstraint("company_id", "record_id", name="uq_cataloglink_company_record"),
+        AUTOINCREMENT,
+    )
     id: int | None = Field(default=None, primary_key=True)
     company_id: int = Field(foreign_key="catalogcompany.id", index=True, ondelete="CASCADE")
     record_id: int = Field(foreign_key="contactrecord.id", index=True, ondelete="CASCADE")
@@ -247,7 +273,10 @@ class CatalogLink(SQLModel, table=True):
 class IdempotencyKey(SQLModel, table=True):
     """The first answer to a request carrying ``Idempotency-Key``, replayed to every retry."""
 
-    __table_args__ = (UniqueConstraint("principal_id", "key", name="uq_idempotencykey_principal_key"),)
+    __table_args__ = (
+        UniqueConstraint("principal_id", "key", name="uq_idempotencykey_principal_key"),
+        AUTOINCREMENT,
+    )
     id: int | None = Field(default=None, primary_key=True)
     principal_id: int = Field(foreign_key="principal.id", index=True)
     key: str = Field(max_length=255)
@@ -260,6 +289,7 @@ class IdempotencyKey(SQLModel, table=True):
 class UploadJob(SQLModel, table=True):
     """An asynchronous upload: the image waits in the blob store until a worker extracts it."""
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     principal_id: int = Field(foreign_key="principal.id", index=True)
     status: str = Field(default="queued", index=True)  # queued | running | done | failed
@@ -282,6 +312,7 @@ class DisclosureLedger(SQLModel, table=True):
     § 1798.83) after erasure, and for telling the recipients (GDPR Art. 19).
     """
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="principal.id", index=True)
     disclosure_ref: int  # the erased Disclosure row's id: one disclosure, one count, whatever the hashes
@@ -304,6 +335,7 @@ class PartnerSuppression(SQLModel, table=True):
         UniqueConstraint(
             "partner_id", "identifier_hash", "reason", name="uq_partnersuppression_partner_hash"
         ),
+        AUTOINCREMENT,
     )
     id: int | None = Field(default=None, primary_key=True)
     partner_id: int = Field(foreign_key="principal.id", index=True)
@@ -329,6 +361,7 @@ class PartnerProfile(SQLModel, table=True):
 class Notice(SQLModel, table=True):
     """The notice owed to a person whose data is used beyond its uploader's address book (GDPR Art. 14)."""
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="subject.id", index=True, unique=True, ondelete="CASCADE")
     trigger: NoticeTrigger
@@ -345,6 +378,7 @@ class InviteClaim(SQLModel, table=True):
     ends), so two mailers never write to the same person; an unconfirmed claim expires.
     """
 
+    __table_args__ = AUTOINCREMENT
     id: int | None = Field(default=None, primary_key=True)
     subject_id: int = Field(foreign_key="subject.id", index=True, ondelete="CASCADE")
     open_subject_id: int | None = Field(default=None, unique=True)
@@ -366,9 +400,23 @@ class KeyCheck(SQLModel, table=True):
 class WebSession(SQLModel, table=True):
     """A signed-in browser of the web app: only the SHA-256 of its cookie's token is stored."""
 
+    __table_args__ = (AUTOINCREMENT,)
     id: int | None = Field(default=None, primary_key=True)
     token_hash: str = Field(max_length=64, unique=True, index=True)
     principal_id: int = Field(foreign_key="principal.id", index=True, ondelete="CASCADE")
     created_at: datetime = _ts()
     expires_at: datetime = _ts(index=True)
     ended_at: datetime | None = _ts(nullable=True)  # signed out
+
+
+class RateLimitHit(SQLModel, table=True):
+    """One counted request of a rate-limited client, shared by every server process (a sliding window).
+
+    ``client_hash`` is a SHA-256 of the limit's name and the client address, never the address:
+    rows live a minute, and an address is personal data.
+    """
+
+    __table_args__ = (Index("ix_ratelimithit_client_at", "client_hash", "at"), AUTOINCREMENT)
+    id: int | None = Field(default=None, primary_key=True)
+    client_hash: str = Field(max_length=64)
+    at: datetime = _ts(index=True)

@@ -25,6 +25,7 @@ from core.errors import InvalidConfigError
 from core.settings import Settings
 from models.blobs import BlobStore
 from models.db import engine_for
+from models.errors import storage_fault
 from models.keys import key_check, key_file_for, read_key_file, write_key_file
 from models.tables import KeyCheck
 
@@ -64,8 +65,11 @@ class ServiceContext:
             try:
                 yield session
                 session.commit()
-            except BaseException:
+            except BaseException as exc:
                 session.rollback()
+                fault = storage_fault(exc)  # a read-only, full or unreachable database: 503, not a bug
+                if fault is not None and fault is not exc:
+                    raise fault from exc
                 raise
 
 

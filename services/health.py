@@ -1,17 +1,21 @@
 """Is the service able to work? Each part checked cheaply and reported, never raised.
 
-Load balancers and ``make run``'s users poll this, so it is cheap: one ``SELECT 1``, and the
-tesseract version read once per process.
+Load balancers and ``make run``'s users poll this, so it is cheap — but a database that
+answers ``SELECT 1`` may still refuse every write (a read-only file or mount, a full disk, a
+replica), and so may the blob folder; each would turn every upload into an error. So the
+database is probed with a one-row INSERT rolled back at once, the blob folder with a
+one-byte unnamed file, and tesseract's version is read once per process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import insert
 
 from core.errors import CardError
 from ingest.ocr import tesseract_version
+from models.tables import RateLimitHit, utcnow
 from services.context import ServiceContext
 
 
@@ -21,13 +25,34 @@ class Check:
     detail: str
 
 
+def _failure(exc: BaseException) -> Check:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return Check(False, f"{type(exc).__name__}: {text}")
+
+
 def database(ctx: ServiceContext) -> Check:
+    """Reads and takes a write: an INSERT into a scratch table, rolled back (nothing is kept)."""
     try:
         with ctx.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+            transaction = conn.begin()
+            try:
+                conn.execute(insert(RateLimitHit).values(client_hash="healthz-probe", at=utcnow()))
+            finally:
+                transaction.rollback()
     except Exception as exc:  # any failure means "not healthy", reported rather than raised
-        return Check(False, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-    return Check(True, ctx.engine.dialect.name)
+        return _failure(exc)
+    return Check(True, f"{ctx.engine.dialect.name}, writable")
+
+
+def blobs(ctx: ServiceContext) -> Check:
+    """The blob folder takes a write (a one-byte unnamed file, gone when closed)."""
+    try:
+        ctx.blobs.probe()
+    except CardError as exc:
+        return Check(False, exc.message[:300])
+    except Exception as exc:
+        return _failure(exc)
+    return Check(True, "writable")
 
 
 def tesseract() -> Check:
@@ -39,4 +64,4 @@ def tesseract() -> Check:
 
 def checks(ctx: ServiceContext) -> dict[str, Check]:
     """Every part, by name."""
-    return {"database": database(ctx), "tesseract": tesseract()}
+    return {"database": database(ctx), "blobs": blobs(ctx), "tesseract": tesseract()}

@@ -205,7 +205,11 @@ class JobWorker:
         running: set[asyncio.Task[None]] = set()
         pruned = 0.0
         try:
-            requeued = await to_thread.run_sync(requeue_running_jobs, engine)
+            try:
+                requeued = await to_thread.run_sync(requeue_running_jobs, engine)
+            except Exception:  # a read-only or absent database: the API still answers (503s, /healthz)
+                log.exception("the upload job worker cannot requeue jobs left running")
+                requeued = 0
             if requeued:
                 log.info("requeued %d upload jobs left running", requeued)
             while True:

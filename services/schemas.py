@@ -12,13 +12,28 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from models.enums import Basis, Use
 
 
-class ClientDetails(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class RequestBody(BaseModel):
+    """Base of every request body: an unknown key is a 422 naming it, never silently dropped.
+
+    A key in the wrong place (``basis`` beside ``attestation`` instead of inside it) would
+    otherwise store a card that silently never qualifies for anything.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ClientDetails(RequestBody):
+    """What the uploading app says about itself: these keys only, each bounded (stored with the source)."""
+
     app_version: str | None = Field(default=None, max_length=64)
     device_id: str | None = Field(default=None, max_length=128)
+    platform: str | None = Field(default=None, max_length=32, description="e.g. ios, android, web.")
+    import_batch: str | None = Field(
+        default=None, max_length=64, description="Groups the cards of one import or one web upload."
+    )
 
 
-class AttestationIn(BaseModel):
+class AttestationIn(RequestBody):
     basis: Basis
     basis_text: str | None = Field(default=None, max_length=2000)
     text_version: str | None = Field(default=None, max_length=64, description="Version of the text shown.")
@@ -30,11 +45,11 @@ class AttestationIn(BaseModel):
         return self
 
 
-class CardMetadata(BaseModel):
+class CardMetadata(RequestBody):
     """The JSON ``metadata`` part of an upload."""
 
     attestation: AttestationIn | None = None
-    uses: list[Use] = Field(default_factory=list)
+    uses: list[Use] = Field(default_factory=list, max_length=len(Use))
     client: ClientDetails = Field(default_factory=ClientDetails)
     region: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     notes: str | None = Field(default=None, max_length=2000)

@@ -61,7 +61,7 @@ def metadata_from(form: FormData) -> CardMetadata:
         return CardMetadata(
             attestation=attestation,
             uses=uses,
-            client=ClientDetails.model_validate({"import_batch": batch, "via": "web"}),
+            client=ClientDetails(import_batch=batch, platform="web"),
         )
     except (ValueError, ValidationError) as exc:
         raise InvalidAttestationError(
@@ -133,7 +133,8 @@ async def upload(request: Request, principal: Uploader) -> HTMLResponse:
         )
     assert principal.id is not None
     results = [await store_one(request, services_of(request), principal.id, f, metadata) for f in files]
-    return render(request, "upload_done.html", results=results, batch=metadata.client.model_extra or {})
+    batch = {"import_batch": metadata.client.import_batch}
+    return render(request, "upload_done.html", results=results, batch=batch)
 
 
 @router.post("/upload/file", dependencies=[Csrf])

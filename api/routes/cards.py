@@ -17,7 +17,8 @@ Uploads (``POST /v1/cards``):
   ``Idempotent-Replayed: true``), also while the first is still running; the same key with
   another image or metadata is a 422 ``idempotency_key_reused``. Keys are per API key and
   kept 24 hours. A replay shows the first answer's card (or job) as it is now: the key keeps
-  a reference, never the card's data, so a card deleted since answers 404.
+  a reference bound to the card itself (its id and image hash; ids are never reused), never
+  the card's data, so a card deleted since answers 404 — never another card.
 * Limits: 40 MiB (413 ``image_too_large``) and 50 megapixels (422 ``image_too_large``); a bad
   image is a 422 whose ``code`` is the pipeline's (``corrupt_image``, ``no_text_found``, …).
 """
@@ -40,7 +41,7 @@ from services import cards as card_service
 from services import idempotency, jobs, records
 from services.audit import audit
 from services.context import ServiceContext
-from services.errors import InvalidAttestationError
+from services.errors import InvalidAttestationError, NotFoundError
 from services.export import WRITERS, ExportFormat
 from services.export.stored import stream_export
 from services.extraction import pipeline_options
@@ -112,13 +113,13 @@ async def upload_card(
     async def extract_and_store() -> Outcome:
         found = await run_in_threadpool(find_existing_card, services.engine, principal_id, upload.sha256)
         if found is not None:
-            return Outcome(200, {"card_id": found})
+            return Outcome(200, {"card_id": found, "sha256": upload.sha256})
         options = pipeline_options(services.settings, region=upload.metadata.region)
         extraction = await request.app.state.ocr.extract(upload.data, upload.filename, options)
         stored = await run_in_threadpool(
             store_card, services, principal_id, upload.data, extraction, upload.metadata
         )
-        return Outcome(201 if stored.created else 200, {"card_id": stored.record_id})
+        return Outcome(201 if stored.created else 200, {"card_id": stored.record_id, "sha256": upload.sha256})
 
     async def enqueue() -> Outcome:
         job_id = await run_in_threadpool(
@@ -131,7 +132,7 @@ async def upload_card(
             upload.sha256,
         )
         request.app.state.jobs.wake()
-        return Outcome(202, {"job_id": job_id})
+        return Outcome(202, {"job_id": job_id, "sha256": upload.sha256})
 
     work = enqueue if mode == "async" else extract_and_store
     if key is None:
@@ -145,22 +146,31 @@ async def upload_card(
 def _render(services: ServiceContext, principal: Caller, outcome: Outcome, replayed: bool) -> Response:
     """An upload's answer as it is now: its card or job (a deleted card is a 404), or its problem."""
     response: Response
-    if "card_id" in outcome.ref:
-        card_id = int(outcome.ref["card_id"])
-        card = CardOut.from_card(card_service.own_card_now(services.engine, principal, card_id))
-        response = JSONResponse(
-            card.model_dump(mode="json"),
-            status_code=outcome.status,
-            headers={"Location": f"/v1/cards/{card_id}"},
-        )
-    elif "job_id" in outcome.ref:
-        job = JobOut.from_job(jobs.own_job_now(services.engine, principal, int(outcome.ref["job_id"])))
-        response = JSONResponse(
-            job.model_dump(mode="json"), status_code=outcome.status, headers={"Location": job.url}
-        )
-    else:
-        body = outcome.ref["problem"]
-        response = problem(outcome.status, body["code"], body.get("detail", ""))
+    bound = outcome.ref.get("sha256")  # the image the answer was about (keys stored before: None)
+    try:
+        if "card_id" in outcome.ref:
+            card_id = int(outcome.ref["card_id"])
+            card = CardOut.from_card(card_service.own_card_now(services.engine, principal, card_id))
+            if bound is not None and card.sha256 != bound:
+                raise NotFoundError(f"Card {card_id}, the answer to this Idempotency-Key, was deleted.")
+            response = JSONResponse(
+                card.model_dump(mode="json"),
+                status_code=outcome.status,
+                headers={"Location": f"/v1/cards/{card_id}"},
+            )
+        elif "job_id" in outcome.ref:
+            row = jobs.own_job_now(services.engine, principal, int(outcome.ref["job_id"]))
+            if bound is not None and (row.metadata_ or {}).get("sha256") != bound:
+                raise NotFoundError(f"Job {row.id}, the answer to this Idempotency-Key, is gone.")
+            job = JobOut.from_job(row)
+            response = JSONResponse(
+                job.model_dump(mode="json"), status_code=outcome.status, headers={"Location": job.url}
+            )
+        else:
+            body = outcome.ref["problem"]
+            response = problem(outcome.status, body["code"], body.get("detail", ""))
+    except NotFoundError as exc:  # gone since: a replay says so, with the replay header
+        response = problem(exc.http_status, exc.code, exc.full_message)
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
     return response

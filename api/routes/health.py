@@ -1,4 +1,6 @@
-"""``GET /healthz``: is the service able to work? (database reachable, tesseract installed). No auth.
+"""``GET /healthz``: is the service able to work? (database and blob folder writable, tesseract installed).
+
+No auth.
 
 Answers 503 — as a problem — when a check fails, naming which one (:mod:`services.health`).
 """
@@ -18,7 +20,7 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", response_model=HealthOut, responses=problem_responses(503))
 def healthz(request: Request, services: ServicesDep) -> HealthOut | JSONResponse:
-    """Database ping and tesseract version; 503 (problem+json, with ``checks``) if either fails."""
+    """Database and blob folder take a write, tesseract is there; else 503 (problem+json, ``checks``)."""
     checks = {
         name: CheckOut(status="ok" if check.ok else "failing", detail=check.detail)
         for name, check in health.checks(services).items()
@@ -32,5 +34,9 @@ def healthz(request: Request, services: ServicesDep) -> HealthOut | JSONResponse
             checks={name: check.model_dump() for name, check in checks.items()},
         )
     return HealthOut(
-        status="ok", version=request.app.version, database=checks["database"], tesseract=checks["tesseract"]
+        status="ok",
+        version=request.app.version,
+        database=checks["database"],
+        blobs=checks["blobs"],
+        tesseract=checks["tesseract"],
     )

@@ -5,7 +5,10 @@ suppress, and answer the same whether or not the contact is known, so they canno
 to find out whom we hold. A browser sending Global Privacy Control (``Sec-GPC: 1``) opts
 out of partner sharing whatever boxes are ticked (it is the person's standing objection to
 the sale or sharing of their data). A per-client sliding-window limit
-(``CARDS_OPT_OUT_PER_MINUTE``) keeps them from flooding the suppression list.
+(``CARDS_OPT_OUT_PER_MINUTE``), counted in the database so that every server process shares
+it, keeps them from flooding the suppression list; the client is the peer address, or behind
+``CARDS_TRUSTED_PROXIES`` the address they forward (:mod:`api.hardening`). The body is capped
+(4 KiB) before it is read, so the limit never waits on a huge body.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.deps import ServicesDep, SessionDep
 from api.problems import problem
-from api.ratelimit import limiter_of
+from api.ratelimit import opt_out_wait
 from api.schemas import OptOutAccepted, PublicOptOut, problem_responses
 from core.errors import BadArgumentsError
 from services import rights
@@ -61,8 +64,7 @@ def _opt_out(
 
 
 def _limited(request: Request) -> int:
-    client = request.client.host if request.client else "unknown"
-    return limiter_of(request).retry_after(client)
+    return opt_out_wait(request)
 
 
 @router.post(

@@ -11,14 +11,16 @@
   Address", "Business Phone", "Mobile Phone", "Business Fax", "Business Street", "Web
   Page", ...), UTF-8 with a BOM so Outlook and Excel read non-ASCII names correctly.
 
-Cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first) get a
-leading apostrophe — card text is untrusted — except E.164 phone numbers ("+14155550134").
+Cells that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@`` first, also after
+leading spaces or line breaks, also in fullwidth forms such as ``＝``) get a leading apostrophe —
+card text is untrusted — except phone numbers in E.164 ("+14155550134", "+1 212 555 1031").
 Values beyond the numbered columns go to Notes rather than being lost.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from services.export.contacts import Contact
 from services.export.vcard import as_uri, name_parts, phone_text
@@ -95,14 +97,32 @@ OUTLOOK_HEADER = [
     "Web Page",
 ]
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_START = frozenset("=+-@")
+_CONTROL_START = ("\t", "\r", "\n")
 
-_E164 = re.compile(r"^\+\d{6,15}( ext\. \d+)?$")
+# A phone number in E.164 (or E.164 grouped by spaces, "+1 212 555 1031"): only digits after the
+# plus, so no formula can hide in it, and an apostrophe would corrupt the number.
+_PHONE = re.compile(r"^\+\d[\d ]{5,22}\d( ext\. \d{1,8})?$")
+
+
+def _formula_like(text: str) -> bool:
+    """Whether a spreadsheet could read ``text`` as a formula: ``= + - @`` first after any spacing.
+
+    Excel and LibreOffice skip leading spaces and line breaks, and read the fullwidth
+    ``＝ ＋ － ＠`` (and other compatibility forms) as the ASCII ones, so these are checked
+    after NFKC folding of the first visible character.
+    """
+    if text.startswith(_CONTROL_START):
+        return True
+    visible = text.lstrip()
+    if not visible:
+        return False
+    return unicodedata.normalize("NFKC", visible[0])[:1] in _FORMULA_START
 
 
 def safe_cell(text: str) -> str:
-    """Neutralise spreadsheet formulas in untrusted card text (OWASP CSV injection), keeping E.164 phones."""
-    if text.startswith(_FORMULA_START) and not _E164.match(text):
+    """Neutralise spreadsheet formulas in untrusted card text (OWASP CSV injection), keeping phone numbers."""
+    if _formula_like(text) and not _PHONE.match(text):
         return "'" + text
     return text
 

@@ -27,8 +27,12 @@ def as_uri(address: str) -> str:
 
 
 def phone_text(value: ValueLike) -> str:
-    """The number to write: E.164 when the pipeline placed it, else as printed; with its extension."""
-    text = value.value if value.value.startswith("+") else (value.raw or value.value)
+    """The number to write: the current value (a correction, E.164, or as printed), with its extension.
+
+    Never the raw OCR text: a corrected number must be exported as corrected, and a number the
+    pipeline could not place is already stored as printed.
+    """
+    text = value.value
     return f"{text} ext. {value.extension}" if value.extension else text
 
 

@@ -103,7 +103,7 @@ class Writer:
                         self.blobs.put(data)
                         log.warning("image of %s was removed during the import: written again", result.path)
                         continue
-                except OSError:
+                except (OSError, StorageError):  # the file is gone, or the blob folder refuses it
                     pass
                 log.error("image of %s was removed during the import and cannot be read again", result.path)
 

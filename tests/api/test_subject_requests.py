@@ -147,11 +147,19 @@ def test_public_opt_out_is_rate_limited_per_address(app: Any, client: TestClient
     assert int(limited.headers["retry-after"]) >= 1 and limited.json()["code"] == "too_many_requests"
 
 
-def test_rate_limiter_window_slides() -> None:
-    limiter = RateLimiter(per_minute=2, max_keys=2)
-    assert limiter.retry_after("a", now=0) == 0 and limiter.retry_after("a", now=1) == 0
-    assert limiter.retry_after("a", now=2) == 59
-    assert limiter.retry_after("a", now=60.5) == 0  # the first call left the window
-    for n, key in enumerate("bcd"):  # more addresses than max_keys: memory stays bounded
-        assert limiter.retry_after(key, now=100 + n) == 0
-    assert len(limiter.calls) <= 2
+def test_rate_limiter_window_slides(engine: Any) -> None:
+    """The window is counted in the database (shared by every server process), per client."""
+    from datetime import timedelta
+
+    from models.tables import utcnow
+    from services.ratelimit import retry_after
+
+    start = utcnow()
+
+    def at(seconds: float, client: str = "a") -> int:
+        return retry_after(engine, "opt_out", client, 2, now=start + timedelta(seconds=seconds))
+
+    assert at(0) == 0 and at(1) == 0
+    assert at(2) == 59
+    assert at(60.5) == 0  # the first call left the window
+    assert at(61, client="b") == 0

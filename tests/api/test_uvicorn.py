@@ -46,6 +46,7 @@ def server(empty_db_url: str, tmp_path: Path) -> Iterator[Server]:
         "CARDS_BLOB_DIR": str(tmp_path / "blobs"),
         "CARDS_SUPPRESSION_SALT": "uvicorn-test-salt",
         "CARDS_OCR_WORKERS": "1",
+        "CARDS_OPT_OUT_PER_MINUTE": "5",
         "OMP_THREAD_LIMIT": "1",
     }
     command = [*_cards(), "serve", "--host", "127.0.0.1", "--port", str(port)]
@@ -142,6 +143,20 @@ def test_real_server_end_to_end(
         )
         assert access.status_code == 200 and access.json()["result"]["found"] is True
 
+        # Issue 10: no server banner; X-Forwarded-For from an untrusted peer (none is trusted by
+        # default, loopback included) does not make a new client of the rate limit.
+        assert "server" not in access.headers and access.headers["x-content-type-options"] == "nosniff"
+        forged = [
+            client.post(
+                "/v1/opt-out",
+                json={"email": f"x{n}@example.com"},
+                headers={"X-Forwarded-For": f"198.51.100.{n}"},
+            ).status_code
+            for n in range(5)
+        ]
+        assert forged == [202, 202, 202, 202, 429]  # the e2e's own opt-out above was the first of 5
+    assert_huge_body_refused_unread(server.base_url)
+
     pool = children_of(server.process.pid)
     assert pool, "the OCR pool's worker processes"
     server.process.send_signal(signal.SIGTERM)
@@ -151,6 +166,24 @@ def test_real_server_end_to_end(
     while any(Path(f"/proc/{pid}").exists() and not zombie(pid) for pid in pool):
         assert time.monotonic() < deadline, f"OCR workers left running after the server stopped: {pool}"
         time.sleep(0.1)
+
+
+def assert_huge_body_refused_unread(base_url: str) -> None:
+    """A 150 MB body declared to the public opt-out is answered 413 after its first KiB, not read whole."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/opt-out HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            + f"Content-Length: {150 * 1024 * 1024}\r\n\r\n".encode()
+            + b"{" * 1024
+        )
+        started = time.monotonic()
+        received = b""
+        while chunk := sock.recv(65536):  # the server closes the connection after its answer
+            received += chunk
+        answer = received.decode("latin-1")
+    assert answer.startswith("HTTP/1.1 413"), answer
+    assert "body_too_large" in answer and time.monotonic() - started < 5
 
 
 def children_of(pid: int) -> list[int]:

@@ -70,6 +70,7 @@ PUBLISHED_CODES = {
     "idempotency_key_in_progress": ExitCode.other,
     "unauthorized": ExitCode.other,
     "csrf_failed": ExitCode.other,
+    "body_too_large": ExitCode.other,
 }
 
 

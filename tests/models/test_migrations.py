@@ -156,3 +156,41 @@ def test_cards_db_upgrade_refuses_an_unknown_revision(
     )
     assert done.returncode == code
     assert json.loads(done.stderr)["error"]["code"] == "bad_arguments"
+
+
+def test_migrated_sqlite_tables_never_reuse_ids(tmp_path: Path) -> None:
+    """After 0010 every table with an integer id is AUTOINCREMENT; its rows and links survive the rebuild."""
+    url = f"sqlite:///{tmp_path}/ids.db"
+    migrate.upgrade(url, "0009")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO principal (name, role, created_at) VALUES ('p1', 'uploader', '2026-01-01')")
+        )
+        conn.execute(
+            text("INSERT INTO principal (name, role, created_at) VALUES ('p2', 'uploader', '2026-01-01')")
+        )
+        conn.execute(
+            text("DELETE FROM principal WHERE name = 'p2'")
+        )  # id 2 is free: the old schema reuses it
+    engine.dispose()
+
+    migrate.upgrade(url)
+
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = dict(conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'table'")).all())
+        assert conn.execute(text("SELECT name FROM principal")).scalars().all() == ["p1"]
+        conn.execute(
+            text("INSERT INTO principal (name, role, created_at) VALUES ('p3', 'uploader', '2026-01-02')")
+        )
+        conn.execute(text("DELETE FROM principal WHERE name = 'p3'"))
+        conn.execute(
+            text("INSERT INTO principal (name, role, created_at) VALUES ('p4', 'uploader', '2026-01-02')")
+        )
+        new_id = conn.execute(text("SELECT id FROM principal WHERE name = 'p4'")).scalar()
+    engine.dispose()
+    with_ids = {name for name, table in SQLModel.metadata.tables.items() if "id" in table.c}
+    assert {name for name in with_ids if "AUTOINCREMENT" not in tables[name]} == set()
+    assert new_id == 3  # p3 had 2; p4 does not get it again
+    assert all(SQLModel.metadata.tables[name].dialect_kwargs.get("sqlite_autoincrement") for name in with_ids)

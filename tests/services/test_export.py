@@ -233,7 +233,20 @@ def test_export_pages_through_many_records(
         ("+1 (415) 555", "'+1 (415) 555"),
         ("+14155550134", "+14155550134"),
         ("+14155550134 ext. 12", "+14155550134 ext. 12"),
+        ("+1 212 555 1031", "+1 212 555 1031"),  # E.164 grouped by spaces: a phone, not a formula
         ("Ada", "Ada"),
+        (" =1+1", "' =1+1"),  # spreadsheets skip the spacing before a formula
+        ("\n=2+2", "'\n=2+2"),
+        ("\t@x", "'\t@x"),
+        ("\u3000=1+1", "'\u3000=1+1"),
+        ("\uff1d1+1", "'\uff1d1+1"),  # fullwidth = is read as =
+        ("\uff0b1", "'\uff0b1"),
+        ("\uff0d1", "'\uff0d1"),
+        ("\uff20SUM(A1)", "'\uff20SUM(A1)"),
+        ("  \uff1dHYPERLINK()", "'  \uff1dHYPERLINK()"),
+        ("+1 212 555 1031 =1", "'+1 212 555 1031 =1"),
+        ("", ""),
+        ("   ", "   "),
     ],
 )
 def test_safe_cell(text: str, safe: str) -> None:

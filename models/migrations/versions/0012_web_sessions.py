@@ -1,7 +1,7 @@
 """web sessions
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04 18:42:23.896114
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision: str = "0012"
-down_revision: str | Sequence[str] | None = "0009"
+down_revision: str | Sequence[str] | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -37,6 +37,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_websession")),
+        sqlite_autoincrement=True,  # ids are never reused (0010)
     )
     with op.batch_alter_table("websession", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_websession_expires_at"), ["expires_at"], unique=False)
