@@ -7,12 +7,29 @@ import ctypes.util
 import errno
 import hashlib
 import os
+import re
 import sys
 import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+
+_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class StoredBlob:
+    """One blob as a listing sees it: its key and when it was last written (for the orphan sweep)."""
+
+    key: str
+    stored_at: datetime
 
 
 class BlobStore:
+    """Image bytes by key. The interface other stores keep (``put``, ``get``, ``exists``, ``delete``,
+    ``listing``): the orphan sweep (:mod:`services.orphans`) is written against it alone."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
@@ -31,7 +48,15 @@ class BlobStore:
         key = hashlib.sha256(data).hexdigest()
         target = self.path(key)
         if target.exists():
-            return key
+            # Refresh its time: an orphan (a crash before its commit) now has an upload in flight
+            # again, and the sweep's grace period must protect it like a fresh write.
+            try:
+                os.utime(target)
+                return key
+            except FileNotFoundError:  # swept meanwhile: write it again below
+                pass
+            except OSError:  # not ours to touch (read-only, another owner): the bytes are there
+                return key
         target.parent.mkdir(parents=True, exist_ok=True)
         if _put_unnamed(data, target):
             return key
@@ -59,6 +84,19 @@ class BlobStore:
             return True
         except FileNotFoundError:
             return False
+
+    def listing(self) -> Iterator[StoredBlob]:
+        """Every stored blob with the time it was written (files not named like a key are skipped)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob("??/??/*"):
+            if not _KEY.match(path.name) or path.parent.parent.name + path.parent.name != path.name[:4]:
+                continue
+            try:
+                moment = path.stat().st_mtime
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+            yield StoredBlob(path.name, datetime.fromtimestamp(moment, UTC))
 
 
 def _put_unnamed(data: bytes, target: Path) -> bool:
