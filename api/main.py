@@ -53,7 +53,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # OCR is CPU work in tesseract and OpenCV: it runs in worker processes, never on the event loop.
-        app.state.ocr = OcrRunner(ocr_workers or settings.ocr_workers or None)
+        app.state.ocr = OcrRunner(
+            ocr_workers or settings.ocr_workers or None,
+            max_queue_seconds=settings.max_queue_seconds,
+            card_seconds=settings.ocr_card_seconds,
+        )
         app.state.jobs = JobWorker(services, app.state.ocr, settings.job_concurrency or app.state.ocr.workers)
         app.state.jobs.start()
         try:

@@ -61,6 +61,7 @@ PUBLISHED_CODES = {
     "idempotency_key_reused": ExitCode.other,
     "idempotency_key_in_progress": ExitCode.other,
     "unauthorized": ExitCode.other,
+    "overloaded": ExitCode.other,
 }
 
 
