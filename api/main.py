@@ -31,7 +31,7 @@ from api.routes import (
 )
 from core.settings import Settings, get_settings
 from services.context import ServiceContext
-from services.extraction import OcrRunner
+from services.extraction import OcrRunner, stop_with_supervisor
 from services.jobs import JobWorker
 
 API_VERSION = "1.0.0"
@@ -52,6 +52,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop_with_supervisor()  # under `cards serve --workers N`: die with uvicorn's supervisor
         # OCR is CPU work in tesseract and OpenCV: it runs in worker processes, never on the event loop.
         app.state.ocr = OcrRunner(
             ocr_workers or settings.ocr_workers or None,

@@ -16,7 +16,7 @@ from concurrent.futures.process import BrokenProcessPool
 from core.settings import Settings
 from ingest.errors import OcrUnavailableError
 from ingest.pipeline import Options, extract_bytes
-from ingest.pool import default_workers, ocr_pool
+from ingest.pool import default_workers, die_with_supervisor, ocr_pool
 from ingest.schema import Extraction
 from services.errors import OverloadedError
 
@@ -100,3 +100,12 @@ class OcrRunner:
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def stop_with_supervisor(grace_s: float = 10.0) -> bool:
+    """A server process started by uvicorn's supervisor stops when the supervisor dies (``kill -9``).
+
+    SIGTERM first (requests in flight finish, running jobs go back to the queue), SIGKILL after
+    ``grace_s``; the OCR pool's workers watch this process in turn. False when not such a child.
+    """
+    return die_with_supervisor(grace_s)
