@@ -11,9 +11,12 @@ job — runs OCR in the :class:`~services.extraction.OcrRunner` and the database
 threads: the event loop is never blocked. It runs up to ``CARDS_JOB_CONCURRENCY`` jobs at
 once and sleeps until an upload wakes it or ``POLL_S`` passes (a job queued by another
 process is found by the poll). At start-up, jobs left ``running`` by a stopped or crashed
-server go back to the queue; a job is finished only once its card is committed, and the
-card store answers a repeated image with the existing card, so a re-run never makes a
-second record. Every hour the worker also deletes expired ``Idempotency-Key`` rows.
+server go back to the queue (a job running through :data:`MAX_INTERRUPTIONS` crashes is
+failed instead); a job is finished only once its card is committed, and the card store
+answers a repeated image with the existing card, so a re-run never makes a second record.
+Beside it a housekeeping task sweeps orphan image blobs (:mod:`services.orphans`) at
+start-up and every ``CARDS_ORPHAN_SWEEP_SECONDS``, and deletes expired ``Idempotency-Key``
+rows every hour.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ from services.uploads import drop_blob_if_unused, find_existing_card, keep_blob,
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
-MAX_INTERRUPTIONS = 3  # crashes a job may be running through before it is failed
+MAX_INTERRUPTIONS = 5  # crashes a job may be running through before it is failed
 PRUNE_EVERY_S = 3600.0
 
 
