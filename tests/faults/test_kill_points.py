@@ -3,8 +3,9 @@
 Two scenarios, on SQLite and on PostgreSQL:
 
 * **the server** (``cards serve``, one OCR worker, the fast profile) during concurrent uploads,
-  synchronous and ``?mode=async`` mixed; after each kill the server is started again and the
-  uploads whose answers were lost are sent again, as a client would;
+  synchronous and ``?mode=async`` mixed, each with an ``Idempotency-Key``; after each kill the
+  server is started again and the uploads whose answers were lost are sent again with the same
+  key, as a client would (a claim the killed server held must not block the retry);
 * **the importer** (``cards import --jobs 2``) during a folder import, run again after each kill.
 
 After every kill: no process of the killed command's group is left (fork server, resource
@@ -167,7 +168,7 @@ class Uploads:
             response = httpx.post(
                 f"{server.base_url}/v1/cards",
                 params={"mode": mode},
-                headers=self.auth,
+                headers={**self.auth, "Idempotency-Key": f"upload-{name}"},  # the same key on every retry
                 files={"image": (name, image, "image/png")},
                 data={"metadata": METADATA},
                 timeout=60,
