@@ -85,6 +85,22 @@ class BlobStore:
         except FileNotFoundError:
             return False
 
+    def drop_partial_writes(self, before: datetime) -> int:
+        """Delete temporaries of writes cut off by a crash (the fallback path's ``.incoming-*``).
+
+        They hold a card's bytes under no key, so no erasure would find them; a write still
+        running is younger than ``before``. Returns how many were deleted.
+        """
+        dropped = 0
+        for path in self.root.glob("??/??/.incoming-*") if self.root.is_dir() else ():
+            try:
+                if datetime.fromtimestamp(path.stat().st_mtime, UTC) < before:
+                    path.unlink()
+                    dropped += 1
+            except FileNotFoundError:
+                continue
+        return dropped
+
     def listing(self) -> Iterator[StoredBlob]:
         """Every stored blob with the time it was written (files not named like a key are skipped)."""
         if not self.root.is_dir():

@@ -40,6 +40,7 @@ class OrphanSweep:
     young: int = 0  # unreferenced but within the grace period: maybe an upload in flight
     orphans: list[str] = field(default_factory=list)
     deleted: int = 0
+    partial_writes: int = 0  # temporaries of writes a crash cut off (no key: nothing refers to them)
     applied: bool = True
 
     def summary(self) -> dict[str, int | bool]:
@@ -49,6 +50,7 @@ class OrphanSweep:
             "young": self.young,
             "orphans": len(self.orphans),
             "deleted": self.deleted,
+            "partial_writes": self.partial_writes,
             "applied": self.applied,
         }
 
@@ -73,7 +75,9 @@ def sweep_orphan_blobs(
             batch = []
     if batch:
         _sweep_chunk(engine, blobs, batch, now - grace, result)
-    if result.deleted:
+    if apply:
+        result.partial_writes = blobs.drop_partial_writes(now - grace)
+    if result.deleted or result.partial_writes:
         with Session(engine) as session:
             audit(session, "orphan_blobs_swept", None, **result.summary())
             session.commit()

@@ -33,6 +33,7 @@ from services.records import AttestationInput, store_extraction
 from services.rights import erase
 
 DRIVER = REPO_ROOT / "tests" / "crash_after_blob.py"
+ONE_SWEPT = {"checked": 1, "young": 0, "orphans": 1, "deleted": 1, "partial_writes": 0, "applied": True}
 
 
 def _crash_after_blob(image: Path, uploader_id: int, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -80,7 +81,7 @@ def test_a_kill_between_blob_and_commit_leaves_an_orphan_the_sweep_removes_and_e
     swept = run_cards("db", "sweep-blobs", "--grace-seconds", "0", env=cli_env)
 
     assert swept.returncode == 0, swept.stderr
-    assert json.loads(swept.stdout) == {"checked": 1, "young": 0, "orphans": 1, "deleted": 1, "applied": True}
+    assert json.loads(swept.stdout) == ONE_SWEPT
     assert not blobs.exists(sha256(card))
     email = sample_labels[FAST_CARDS[0]]["emails"][0]  # type: ignore[index]
     with Session(engine) as session:
@@ -90,7 +91,7 @@ def test_a_kill_between_blob_and_commit_leaves_an_orphan_the_sweep_removes_and_e
         swept_events = select(AuditEvent).where(AuditEvent.action == "orphan_blobs_swept")
         events = [e.details for e in session.exec(swept_events)]
     assert _blob_files(blobs) == [], "nothing of the person is left in the blob folder"
-    assert events == [{"checked": 1, "young": 0, "orphans": 1, "deleted": 1, "applied": True}]
+    assert events == [ONE_SWEPT]
 
 
 def test_the_sweep_keeps_blobs_a_source_or_a_pending_job_refers_to(
@@ -145,16 +146,33 @@ def test_storing_the_same_bytes_again_protects_an_old_orphan_for_a_new_grace_per
     assert blobs.exists(key)
 
 
-def test_the_sweep_runs_when_the_api_starts(engine: Engine, tmp_path: Path, salt: bytes) -> None:
-    blob_dir = tmp_path / "api-blobs"
-    orphan = BlobStore(blob_dir).put(b"left by a crash")
-    settings = load_settings(orphan_grace_seconds=0, orphan_sweep_seconds=0)
-    app = create_app(engine, settings=settings, blob_dir=blob_dir, salt=salt, ocr_workers=1)
+def _gone(blobs: BlobStore, key: str, seconds: float = 10) -> bool:
+    deadline = time.monotonic() + seconds
+    while blobs.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not blobs.exists(key)
 
-    with TestClient(app) as client:
-        assert client.get("/healthz").status_code in (200, 503)
-        deadline = time.monotonic() + 10
-        while BlobStore(blob_dir).exists(orphan) and time.monotonic() < deadline:
-            time.sleep(0.05)
 
-    assert not BlobStore(blob_dir).exists(orphan)
+def test_the_api_sweeps_at_start_up_and_then_on_its_schedule(
+    engine: Engine, tmp_path: Path, salt: bytes
+) -> None:
+    blobs = BlobStore(tmp_path / "api-blobs")
+    at_start = blobs.put(b"left by a crash")
+    settings = load_settings(orphan_grace_seconds=0, orphan_sweep_seconds=0.2)
+    app = create_app(engine, settings=settings, blob_dir=blobs.root, salt=salt, ocr_workers=1)
+
+    with TestClient(app):
+        assert _gone(blobs, at_start), "swept at start-up"
+        later = blobs.put(b"left by a later crash")
+        assert _gone(blobs, later), "swept on the schedule"
+
+
+def test_the_sweep_drops_temporaries_of_writes_cut_off_by_a_crash(engine: Engine, blobs: BlobStore) -> None:
+    key = blobs.put(b"whole")
+    partial = blobs.path(key).parent / ".incoming-abc123"
+    partial.write_bytes(b"half a card")
+    os.utime(partial, (time.time() - 120, time.time() - 120))
+
+    swept = sweep_orphan_blobs(engine, blobs, grace=timedelta(seconds=60))
+
+    assert swept.partial_writes == 1 and not partial.exists()
