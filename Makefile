@@ -56,7 +56,8 @@ eval: system-deps $(STAMP)
 	@$(VENV)/bin/cards extract --format jsonl --jobs $(JOBS) samples > var/eval/samples.jsonl || true
 	@$(PY) $(EVAL)/score.py samples/labels.json var/eval/samples.jsonl --json var/eval/samples.score.json
 
-## bench: throughput against bare tesseract, per-stage timings; storage at scale; API latency
+## bench: throughput against bare tesseract, per-stage timings; storage at scale; API latency; load
+##        (uploads/s, p50/p95/p99 at 1/4/16 clients, concurrency held 60 s); more kill points
 bench: system-deps $(STAMP)
 	$(PY) bench/speed.py --images $(EVAL)/scans
 	$(PY) bench/speed.py --images $(EVAL)/scans --profile fast --out var/bench/speed-fast.json
@@ -64,6 +65,8 @@ bench: system-deps $(STAMP)
 	$(PY) bench/profiles.py
 	$(PY) bench/records.py --no-suggested-indexes
 	$(PY) bench/api.py
+	$(PY) bench/load.py
+	KILL_POINTS=25 KILL_POINTS_REPORT=var/bench/kill-points.jsonl $(VENV)/bin/pytest -q -s tests/faults/test_kill_points.py
 
 ## samples: regenerate the synthetic cards (deterministic)
 samples: $(STAMP)

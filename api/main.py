@@ -35,7 +35,7 @@ from api.routes import (
 )
 from core.settings import Settings, get_settings
 from services.context import ServiceContext
-from services.extraction import OcrRunner
+from services.extraction import OcrRunner, stop_with_supervisor
 from services.jobs import JobWorker
 from web.app import install as install_web  # the one front-to-front edge: /app is mounted here
 
@@ -57,8 +57,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stop_with_supervisor()  # under `cards serve --workers N`: die with uvicorn's supervisor
         # OCR is CPU work in tesseract and OpenCV: it runs in worker processes, never on the event loop.
-        app.state.ocr = OcrRunner(ocr_workers or settings.ocr_workers or None)
+        app.state.ocr = OcrRunner(
+            ocr_workers or settings.ocr_workers or None,
+            max_queue_seconds=settings.max_queue_seconds,
+            card_seconds=settings.ocr_card_seconds,
+        )
         app.state.jobs = JobWorker(services, app.state.ocr, settings.job_concurrency or app.state.ocr.workers)
         app.state.jobs.start()
         try:

@@ -36,7 +36,9 @@ HTTP_CODES = {
 }
 
 
-def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
+def problem(
+    status: int, code: str, detail: str, *, retry_after: int | None = None, **extra: Any
+) -> JSONResponse:
     body = {
         "type": PROBLEM_BASE + code,
         "title": code.replace("_", " "),
@@ -45,7 +47,9 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> JSONResponse:
         "code": code,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -54,7 +58,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(CardError)
     async def card_error(_: Request, exc: CardError) -> JSONResponse:
-        return problem(exc.http_status, exc.code, exc.full_message)
+        retry_after = getattr(exc, "retry_after", None)  # overloaded: when to come back
+        return problem(exc.http_status, exc.code, exc.full_message, retry_after=retry_after)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -179,6 +179,30 @@ class Settings(BaseSettings):
         ge=0,
         description="Async upload jobs run at once; 0: one per core.",
     )
+    orphan_grace_seconds: float = Field(
+        default=900.0,
+        alias="CARDS_ORPHAN_GRACE_SECONDS",
+        ge=0,
+        description="An image no row refers to is swept only once this old (its upload may be in flight).",
+    )
+    orphan_sweep_seconds: float = Field(
+        default=3600.0,
+        alias="CARDS_ORPHAN_SWEEP_SECONDS",
+        ge=0,
+        description="How often the server sweeps orphan image blobs (also at start-up); 0: only at start-up.",
+    )
+    max_queue_seconds: float = Field(
+        default=20.0,
+        alias="CARDS_MAX_QUEUE_SECONDS",
+        ge=0,
+        description="A sync upload that would wait longer for OCR gets 503 `overloaded`; 0: no limit.",
+    )
+    ocr_card_seconds: float = Field(
+        default=1.0,
+        alias="CARDS_OCR_CARD_SECONDS",
+        gt=0,
+        description="First guess of a card's OCR seconds, for the queue bound (then learnt).",
+    )
     opt_out_per_minute: int = Field(
         default=10,
         alias="CARDS_OPT_OUT_PER_MINUTE",

@@ -14,6 +14,9 @@ each (``OMP_THREAD_LIMIT=1``, about 4x faster than letting threads fight across 
   the fork server dies. Once the workers are gone the fork server and multiprocessing's
   resource tracker see their pipes close and exit. So ``kill -9`` of the command or the
   server leaves no OCR process behind.
+* **Server processes die with uvicorn's supervisor** (``cards serve --workers N``): each
+  watches its parent the same way (:func:`die_with_supervisor`), stops gracefully when it
+  is gone, and its pool follows it.
 """
 
 from __future__ import annotations
@@ -61,8 +64,12 @@ def _init_worker(owner_pid: int) -> None:
     watch_owner(owner_pid)
 
 
-def watch_owner(owner_pid: int) -> None:
-    """Kill this process as soon as ``owner_pid`` is gone (a daemon thread waits for it)."""
+def watch_owner(owner_pid: int, *, signum: int = signal.SIGKILL, grace_s: float = 0.0) -> None:
+    """Stop this process as soon as ``owner_pid`` is gone (a daemon thread waits for it).
+
+    ``signum`` is sent to this process first (SIGKILL by default; SIGTERM lets a server finish
+    its requests), then SIGKILL after ``grace_s`` seconds if it is still alive.
+    """
     try:
         handle: int | None = os.pidfd_open(owner_pid)
     except ProcessLookupError:  # gone already
@@ -76,9 +83,25 @@ def watch_owner(owner_pid: int) -> None:
         else:
             while _alive(owner_pid):
                 time.sleep(_POLL_S)
-        os.kill(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signum)
+        if signum != signal.SIGKILL:
+            time.sleep(grace_s)
+            os.kill(os.getpid(), signal.SIGKILL)
 
     threading.Thread(target=wait_then_die, name="pool-owner-watch", daemon=True).start()
+
+
+def die_with_supervisor(grace_s: float) -> bool:
+    """In a process started by a ``multiprocessing`` parent (uvicorn's ``--workers``): stop when it dies.
+
+    uvicorn's supervisor does not tell its workers when it is killed (``kill -9``), so they would
+    go on serving, each with its OCR pool. Returns whether there was such a parent to watch.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.pid is None:
+        return False
+    watch_owner(parent.pid, signum=signal.SIGTERM, grace_s=grace_s)
+    return True
 
 
 def die_with_parent() -> None:

@@ -7,13 +7,18 @@ import ctypes.util
 import errno
 import hashlib
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from models.errors import blob_error
+
+_KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
 @contextmanager
@@ -27,7 +32,18 @@ def _faults(what: str) -> Iterator[None]:
         raise blob_error(exc, what) from exc
 
 
+@dataclass(frozen=True)
+class StoredBlob:
+    """One blob as a listing sees it: its key and when it was last written (for the orphan sweep)."""
+
+    key: str
+    stored_at: datetime
+
+
 class BlobStore:
+    """Image bytes by key. The interface other stores keep (``put``, ``get``, ``exists``, ``delete``,
+    ``listing``): the orphan sweep (:mod:`services.orphans`) is written against it alone."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
@@ -47,7 +63,15 @@ class BlobStore:
         target = self.path(key)
         with _faults("store an image"):
             if target.exists():
-                return key
+                # Refresh its time: an orphan (a crash before its commit) now has an upload in flight
+                # again, and the sweep's grace period must protect it like a fresh write.
+                try:
+                    os.utime(target)
+                    return key
+                except FileNotFoundError:  # swept meanwhile: write it again below
+                    pass
+                except OSError:  # not ours to touch (read-only, another owner): the bytes are there
+                    return key
             target.parent.mkdir(parents=True, exist_ok=True)
             if _put_unnamed(data, target):
                 return key
@@ -86,6 +110,35 @@ class BlobStore:
             return True
         except FileNotFoundError:
             return False
+
+    def drop_partial_writes(self, before: datetime) -> int:
+        """Delete temporaries of writes cut off by a crash (the fallback path's ``.incoming-*``).
+
+        They hold a card's bytes under no key, so no erasure would find them; a write still
+        running is younger than ``before``. Returns how many were deleted.
+        """
+        dropped = 0
+        for path in self.root.glob("??/??/.incoming-*") if self.root.is_dir() else ():
+            try:
+                if datetime.fromtimestamp(path.stat().st_mtime, UTC) < before:
+                    path.unlink()
+                    dropped += 1
+            except FileNotFoundError:
+                continue
+        return dropped
+
+    def listing(self) -> Iterator[StoredBlob]:
+        """Every stored blob with the time it was written (files not named like a key are skipped)."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.glob("??/??/*"):
+            if not _KEY.match(path.name) or path.parent.parent.name + path.parent.name != path.name[:4]:
+                continue
+            try:
+                moment = path.stat().st_mtime
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+            yield StoredBlob(path.name, datetime.fromtimestamp(moment, UTC))
 
 
 def _put_unnamed(data: bytes, target: Path) -> bool:

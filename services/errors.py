@@ -77,3 +77,18 @@ class IdempotencyInProgressError(CardError):
     code = "idempotency_key_in_progress"
     http_status = 409
     hint = "Retry the same request later: it will get the first request's answer."
+
+
+class OverloadedError(CardError):
+    """More cards are waiting for OCR than the server can read in time."""
+
+    code = "overloaded"
+    http_status = 503
+    hint = (
+        "Retry after the seconds in Retry-After, or queue the card: `?mode=async` or "
+        "`Prefer: respond-async`."
+    )
+
+    def __init__(self, message: str = "", *, retry_after: int = 1, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after

@@ -12,15 +12,22 @@ the referenced card as it is now (a deleted card answers 404).
 
 Lifetimes: an answered key is kept :data:`KEY_TTL` (then the same key starts afresh); a
 claim still unanswered after :data:`STALE_CLAIM` belonged to a process that died and may be
-taken over.
+taken over. Sooner when the claimant is known dead: an unanswered claim names its process
+(this machine's boot, the pid and the pid's start time), so the retry of a request whose
+server was killed (``kill -9``, OOM) takes the claim over at once on the same machine instead
+of waiting ten minutes behind a claim nobody will ever answer.
 """
 
 from __future__ import annotations
 
+import functools
+import os
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -72,15 +79,52 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@functools.cache
+def _machine() -> str:
+    """This machine's boot (a pid means nothing across boots or hosts)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        boot = ""
+    return f"{socket.gethostname()}/{boot}"
+
+
+def _started(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, /proc), None if it is gone or unknown."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def claimant() -> dict[str, Any]:
+    """What an unanswered claim holds: the process working on it."""
+    pid = os.getpid()
+    return {"claimant": {"machine": _machine(), "pid": pid, "started": _started(pid)}}
+
+
+def claimant_gone(response: dict[str, Any] | None) -> bool:
+    """The claim's process was on this machine and is not running any more (a pid reused is not it)."""
+    who = (response or {}).get("claimant")
+    if not isinstance(who, dict) or who.get("machine") != _machine() or who.get("started") is None:
+        return False  # another machine, or no /proc: only STALE_CLAIM tells
+    return bool(_started(int(who.get("pid", 0))) != who["started"])
+
+
 def claim(engine: Engine, principal_id: int, key: str, request_hash: str) -> Claim:
     """Try to claim ``key`` for this principal; commits on its own connection.
 
     Returns ``Claim(mine=True)`` when this request won, else the existing row. An expired
-    answer or a stale claim is deleted and the claim retried once, so a later request runs.
+    answer, a stale claim or one whose process is gone is deleted and the claim retried, so a
+    later request runs.
     """
     for _ in range(3):
         with Session(engine, expire_on_commit=False) as session:
-            session.add(IdempotencyKey(principal_id=principal_id, key=key, request_hash=request_hash))
+            session.add(
+                IdempotencyKey(
+                    principal_id=principal_id, key=key, request_hash=request_hash, response=claimant()
+                )
+            )
             try:
                 session.commit()
                 return Claim(mine=True)
@@ -94,7 +138,8 @@ def claim(engine: Engine, principal_id: int, key: str, request_hash: str) -> Cla
             if row is None:  # the winner failed and released it meanwhile: try again
                 continue
             age = utcnow() - _aware(row.created_at)
-            if age > KEY_TTL or (row.status_code is None and age > STALE_CLAIM):
+            unanswered = row.status_code is None
+            if age > KEY_TTL or (unanswered and (age > STALE_CLAIM or claimant_gone(row.response))):
                 # Delete exactly this row (by id and time), so two takers cannot both succeed.
                 session.execute(
                     delete(IdempotencyKey).where(

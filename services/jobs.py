@@ -11,9 +11,12 @@ job — runs OCR in the :class:`~services.extraction.OcrRunner` and the database
 threads: the event loop is never blocked. It runs up to ``CARDS_JOB_CONCURRENCY`` jobs at
 once and sleeps until an upload wakes it or ``POLL_S`` passes (a job queued by another
 process is found by the poll). At start-up, jobs left ``running`` by a stopped or crashed
-server go back to the queue; a job is finished only once its card is committed, and the
-card store answers a repeated image with the existing card, so a re-run never makes a
-second record. Every hour the worker also deletes expired ``Idempotency-Key`` rows.
+server go back to the queue (a job running through :data:`MAX_INTERRUPTIONS` crashes is
+failed instead); a job is finished only once its card is committed, and the card store
+answers a repeated image with the existing card, so a re-run never makes a second record.
+Beside it a housekeeping task sweeps orphan image blobs (:mod:`services.orphans`) at
+start-up and every ``CARDS_ORPHAN_SWEEP_SECONDS``, and deletes expired ``Idempotency-Key``
+rows every hour.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -31,17 +36,20 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.errors import CardError, error_from_exception
+from ingest.errors import OcrEngineError
 from models.tables import Principal, UploadJob, utcnow
 from services import idempotency
 from services.context import ServiceContext
 from services.errors import NotFoundError
 from services.extraction import OcrRunner, pipeline_options
+from services.orphans import sweep_orphan_blobs
 from services.schemas import CardMetadata
-from services.uploads import drop_blob_if_unused, find_existing_card, store_card
+from services.uploads import drop_blob_if_unused, find_existing_card, keep_blob, store_card
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
+MAX_INTERRUPTIONS = 5  # crashes a job may be running through before it is failed
 PRUNE_EVERY_S = 3600.0
 
 
@@ -65,7 +73,8 @@ def create_job(
             session.add(job)
             session.commit()
             assert job.id is not None
-            return job.id
+        keep_blob(ctx.blobs, blob_key, data)
+        return job.id
     except BaseException:
         drop_blob_if_unused(ctx.engine, ctx.blobs, blob_key)
         raise
@@ -105,16 +114,39 @@ def claim_next_job(engine: Engine) -> UploadJob | None:
     return None
 
 
-def requeue_running_jobs(engine: Engine) -> int:
-    """Jobs left running by a stopped or crashed server go back to the queue (at start-up)."""
-    with Session(engine) as session:
-        moved = session.execute(
-            update(UploadJob)
-            .where(col(UploadJob.status) == "running")
-            .values(status="queued", updated_at=utcnow())
-        )
-        session.commit()
-        return int(getattr(moved, "rowcount", 0) or 0)
+def requeue_running_jobs(ctx: ServiceContext) -> int:
+    """Jobs left running by a crashed server go back to the queue (at start-up); returns how many.
+
+    Each such interruption is counted in the job; a job that was running during
+    :data:`MAX_INTERRUPTIONS` crashes is failed instead (``ocr_failed``), so a card that
+    kills the server cannot take it down again on every start.
+    """
+    with Session(ctx.engine) as session:
+        found = session.exec(select(UploadJob.id).where(UploadJob.status == "running")).all()
+    running = [job_id for job_id in found if job_id is not None]
+    requeued = 0
+    for job_id in running:
+        with Session(ctx.engine) as session:
+            job = session.get(UploadJob, job_id)
+            if job is None or job.status != "running":
+                continue
+            times = int(job.metadata_.get("interrupted", 0)) + 1
+            if times >= MAX_INTERRUPTIONS:
+                give_up = True
+            else:
+                give_up = False
+                job.metadata_ = {**job.metadata_, "interrupted": times}
+                job.status, job.updated_at = "queued", utcnow()
+                session.add(job)
+                session.commit()
+                requeued += 1
+        if give_up:
+            error = OcrEngineError(
+                f"The server stopped {times} times while reading this card.",
+                hint="Check the image (it may crash the reader) before sending it again.",
+            )
+            finish_job(ctx, job_id, error=error.to_dict())
+    return requeued
 
 
 def requeue_job(engine: Engine, job_id: int) -> None:
@@ -182,9 +214,12 @@ class JobWorker:
         self.ctx, self.ocr, self.concurrency = ctx, ocr, max(1, concurrency)
         self.wakeup = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+        self.chores: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._work(), name="upload-jobs")
+        loop = asyncio.get_running_loop()
+        self.task = loop.create_task(self._work(), name="upload-jobs")
+        self.chores = loop.create_task(self._housekeeping(), name="housekeeping")
 
     def wake(self) -> None:
         """A job was queued: look now rather than at the next poll."""
@@ -192,21 +227,41 @@ class JobWorker:
 
     async def stop(self) -> None:
         """Stop the worker; jobs it was running go back to the queue for the next start."""
-        if self.task is None:
-            return
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-        self.task = None
+        for task in (self.chores, self.task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self.task = self.chores = None
+
+    async def _housekeeping(self) -> None:
+        """At start-up and then periodically: the orphan blob sweep; hourly: expired idempotency keys."""
+        settings = self.ctx.settings
+        grace = timedelta(seconds=settings.orphan_grace_seconds)
+        every = settings.orphan_sweep_seconds
+        swept = pruned = -math.inf
+        while True:
+            now = time.monotonic()
+            try:
+                if now - swept >= (every or math.inf):
+                    swept = now
+                    await to_thread.run_sync(
+                        lambda: sweep_orphan_blobs(self.ctx.engine, self.ctx.blobs, grace=grace)
+                    )
+                if now - pruned >= PRUNE_EVERY_S:
+                    pruned = now
+                    await to_thread.run_sync(idempotency.prune, self.ctx.engine)
+            except Exception:  # the database or the blob folder is away: try at the next round
+                log.exception("housekeeping failed")
+            await asyncio.sleep(min(every or PRUNE_EVERY_S, PRUNE_EVERY_S, 60.0))
 
     async def _work(self) -> None:
         engine = self.ctx.engine
         slots = asyncio.Semaphore(self.concurrency)
         running: set[asyncio.Task[None]] = set()
-        pruned = 0.0
         try:
             try:
-                requeued = await to_thread.run_sync(requeue_running_jobs, engine)
+                requeued = await to_thread.run_sync(requeue_running_jobs, self.ctx)
             except Exception:  # a read-only or absent database: the API still answers (503s, /healthz)
                 log.exception("the upload job worker cannot requeue jobs left running")
                 requeued = 0
@@ -215,9 +270,6 @@ class JobWorker:
             while True:
                 await slots.acquire()
                 try:
-                    if time.monotonic() - pruned > PRUNE_EVERY_S:
-                        await to_thread.run_sync(idempotency.prune, engine)
-                        pruned = time.monotonic()
                     job = await to_thread.run_sync(claim_next_job, engine)
                 except Exception:  # the database is away: keep the worker alive and try again
                     log.exception("the upload job worker cannot reach the database")

@@ -106,6 +106,7 @@ def store_card(
                     session.add(record)
                     session.commit()
                     assert record.id is not None
+                    keep_blob(ctx.blobs, blob_key, data)
                     return Stored(record.id, created=True)
             except IntegrityError:
                 # A concurrent upload of the same image (answered above on the next attempt), or
@@ -116,6 +117,13 @@ def store_card(
     except BaseException:
         drop_blob_if_unused(ctx.engine, ctx.blobs, blob_key)
         raise
+
+
+def keep_blob(blobs: BlobStore, key: str, data: bytes) -> None:
+    """After the commit, put back an image removed between our blob and our commit (an erasure of
+    another card with the same bytes, or an orphan sweep that saw it unreferenced)."""
+    if not blobs.exists(key):
+        blobs.put(data)
 
 
 def drop_blob_if_unused(engine: Engine, blobs: BlobStore, key: str | None) -> None:

@@ -13,6 +13,9 @@ Uploads (``POST /v1/cards``):
   same card: 200 with the existing card, nothing stored twice, no OCR run (the repeat's
   metadata is not applied: change uses or the attestation with ``PATCH``).
 * ``?mode=async``: 202 with a job (``Location: /v1/jobs/{id}``); poll it for ``card_id``.
+* A bounded queue: when the card would wait more than ``CARDS_MAX_QUEUE_SECONDS`` for an OCR
+  worker, a synchronous upload answers 503 ``overloaded`` with ``Retry-After`` at once — or, with
+  ``Prefer: respond-async``, 202 with a job (``Preference-Applied: respond-async``).
 * ``Idempotency-Key``: the first answer is replayed to every retry with the same key (header
   ``Idempotent-Replayed: true``), also while the first is still running; the same key with
   another image or metadata is a 422 ``idempotency_key_reused``. Keys are per API key and
@@ -41,7 +44,7 @@ from services import cards as card_service
 from services import idempotency, jobs, records
 from services.audit import audit
 from services.context import ServiceContext
-from services.errors import InvalidAttestationError, NotFoundError
+from services.errors import InvalidAttestationError, NotFoundError, OverloadedError
 from services.export import WRITERS, ExportFormat
 from services.export.stored import stream_export
 from services.extraction import pipeline_options
@@ -103,9 +106,14 @@ async def upload_card(
     idempotency_key: Annotated[
         str | None, Header(description="Retries with the same key get the first answer.")
     ] = None,
+    prefer: Annotated[
+        str | None,
+        Header(description="`respond-async`: when OCR is busy, 202 with a job instead of 503 `overloaded`."),
+    ] = None,
 ) -> Response:
     """Upload a card image; 201 with the card (200 if you sent these bytes before), or 202 with a job."""
     key = idempotency.check_key(idempotency_key)
+    prefer_async = "respond-async" in (prefer or "").lower()
     upload = await uploads.read_upload(request, services.settings.max_image_bytes)
     assert principal.id is not None
     principal_id = principal.id
@@ -115,7 +123,13 @@ async def upload_card(
         if found is not None:
             return Outcome(200, {"card_id": found, "sha256": upload.sha256})
         options = pipeline_options(services.settings, region=upload.metadata.region)
-        extraction = await request.app.state.ocr.extract(upload.data, upload.filename, options)
+        try:
+            ocr = request.app.state.ocr
+            extraction = await ocr.extract(upload.data, upload.filename, options, admit=True)
+        except OverloadedError:
+            if not prefer_async:
+                raise  # 503 with Retry-After: the client waits elsewhere, not in our queue
+            return await enqueue()
         stored = await run_in_threadpool(
             store_card, services, principal_id, upload.data, extraction, upload.metadata
         )
@@ -136,11 +150,15 @@ async def upload_card(
 
     work = enqueue if mode == "async" else extract_and_store
     if key is None:
-        return await run_in_threadpool(_render, services, principal, await work(), False)
-    outcome, replayed = await idempotency.run_once(
-        services.engine, principal_id, key, upload.request_hash(mode), work
-    )
-    return await run_in_threadpool(_render, services, principal, outcome, replayed)
+        outcome, replayed = await work(), False
+    else:
+        outcome, replayed = await idempotency.run_once(
+            services.engine, principal_id, key, upload.request_hash(mode), work
+        )
+    response = await run_in_threadpool(_render, services, principal, outcome, replayed)
+    if prefer_async and mode == "sync" and "job_id" in outcome.ref:
+        response.headers["Preference-Applied"] = "respond-async"
+    return response
 
 
 def _render(services: ServiceContext, principal: Caller, outcome: Outcome, replayed: bool) -> Response:

@@ -71,6 +71,7 @@ PUBLISHED_CODES = {
     "unauthorized": ExitCode.other,
     "csrf_failed": ExitCode.other,
     "body_too_large": ExitCode.other,
+    "overloaded": ExitCode.other,
 }
 
 
