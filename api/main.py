@@ -33,6 +33,7 @@ from core.settings import Settings, get_settings
 from services.context import ServiceContext
 from services.extraction import OcrRunner
 from services.jobs import JobWorker
+from services.queue import BrokerJobs
 
 API_VERSION = "1.0.0"
 app: FastAPI  # built on first use, by __getattr__ below
@@ -54,7 +55,11 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # OCR is CPU work in tesseract and OpenCV: it runs in worker processes, never on the event loop.
         app.state.ocr = OcrRunner(ocr_workers or settings.ocr_workers or None)
-        app.state.jobs = JobWorker(services, app.state.ocr, settings.job_concurrency or app.state.ocr.workers)
+        if settings.broker_url:  # async uploads go to the queue's workers, on any machine
+            app.state.jobs = BrokerJobs(services.engine, settings)
+        else:
+            concurrency = settings.job_concurrency or app.state.ocr.workers
+            app.state.jobs = JobWorker(services, app.state.ocr, concurrency)
         app.state.jobs.start()
         try:
             yield

@@ -1,4 +1,11 @@
-"""A content-addressed store for original images: the SHA-256 of the bytes is the key."""
+"""Content-addressed stores for original images: the SHA-256 of the bytes is the key.
+
+One interface (:class:`BlobStore`: put, get, exists, delete, keys) and two stores: a folder
+(:class:`FolderBlobStore`, the default, also a shared mount for several machines) and a table
+(:class:`DatabaseBlobStore`, ``CARDS_BLOB_STORE=database``, so workers on any machine read the
+image from the PostgreSQL they already use). Every caller — uploads, the import, the queue's
+workers, erasure, retention — goes through the interface, so a deletion reaches either store.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +16,47 @@ import hashlib
 import os
 import sys
 import tempfile
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import delete, insert, select
+from sqlalchemy.engine import Engine
 
-class BlobStore:
+from models.tables import Blob
+
+
+class BlobMissingError(KeyError):
+    """No blob under this key (never stored, or deleted)."""
+
+
+class BlobStore(ABC):
+    """What every store does; keys are the SHA-256 hex of the bytes, so a put is idempotent."""
+
+    @abstractmethod
+    def put(self, data: bytes) -> str:
+        """Store the bytes (durably, before returning) and return their key."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The bytes under ``key``; :class:`BlobMissingError` when there are none."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove the blob; False when there was none."""
+
+    @abstractmethod
+    def keys(self, older_than: datetime | None = None) -> Iterator[str]:
+        """Every key (stored before ``older_than`` when given): the orphan sweep walks these."""
+
+
+class FolderBlobStore(BlobStore):
+    """Files under ``root/ab/cd/<sha256>``, written atomically and fsynced."""
+
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
@@ -48,7 +92,10 @@ class BlobStore:
         return key
 
     def get(self, key: str) -> bytes:
-        return self.path(key).read_bytes()
+        try:
+            return self.path(key).read_bytes()
+        except FileNotFoundError as exc:
+            raise BlobMissingError(key) from exc
 
     def exists(self, key: str) -> bool:
         return self.path(key).exists()
@@ -59,6 +106,68 @@ class BlobStore:
             return True
         except FileNotFoundError:
             return False
+
+    def keys(self, older_than: datetime | None = None) -> Iterator[str]:
+        limit = older_than.timestamp() if older_than is not None else None
+        for path in self.root.glob("??/??/*"):
+            if len(path.name) != 64 or path.name.startswith("."):
+                continue
+            try:
+                if limit is None or path.stat().st_mtime < limit:
+                    yield path.name
+            except FileNotFoundError:  # deleted meanwhile
+                continue
+
+
+class DatabaseBlobStore(BlobStore):
+    """Rows of the ``blob`` table, each put committed on its own (like a file written before the
+    card's transaction commits), so any worker on any machine can read it at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        if self.exists(key):
+            return key
+        statement = insert(Blob).values(key=key, data=data, byte_size=len(data), created_at=datetime.now(UTC))
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = (
+                pg_insert(Blob)
+                .values(key=key, data=data, byte_size=len(data), created_at=datetime.now(UTC))
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+        else:
+            statement = statement.prefix_with("OR IGNORE")
+        with self.engine.begin() as conn:
+            conn.execute(statement)
+        return key
+
+    def get(self, key: str) -> bytes:
+        with self.engine.connect() as conn:
+            data = conn.execute(select(Blob.data).where(Blob.key == key)).scalar()  # type: ignore[call-overload]
+        if data is None:
+            raise BlobMissingError(key)
+        return bytes(data)
+
+    def exists(self, key: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(Blob.key).where(Blob.key == key)).first() is not None  # type: ignore[call-overload]
+
+    def delete(self, key: str) -> bool:
+        with self.engine.begin() as conn:
+            outcome = conn.execute(delete(Blob).where(Blob.key == key))  # type: ignore[arg-type]
+        return bool(getattr(outcome, "rowcount", 0))
+
+    def keys(self, older_than: datetime | None = None) -> Iterator[str]:
+        query = select(Blob.key).order_by(Blob.key)  # type: ignore[call-overload]
+        if older_than is not None:
+            query = query.where(Blob.created_at < older_than)
+        with self.engine.connect() as conn:
+            found = list(conn.execute(query).scalars())
+        yield from found
 
 
 def _put_unnamed(data: bytes, target: Path) -> bool:
