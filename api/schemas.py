@@ -239,6 +239,8 @@ class HealthOut(BaseModel):
     version: str
     database: CheckOut
     tesseract: CheckOut
+    broker: CheckOut | None = Field(default=None, description="With `CARDS_BROKER_URL`: Redis reachable.")
+    queues: dict[str, int] | None = Field(default=None, description="Cards waiting per queue (a broker).")
 
 
 class SubjectRequestResult(BaseModel):

@@ -18,10 +18,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", response_model=HealthOut, responses=problem_responses(503))
 def healthz(request: Request, services: ServicesDep) -> HealthOut | JSONResponse:
-    """Database ping and tesseract version; 503 (problem+json, with ``checks``) if either fails."""
+    """Database ping, tesseract version, and with a broker its queue depths; 503 if a check fails."""
+    found = health.checks(services, getattr(getattr(request.app.state, "jobs", None), "publisher", None))
     checks = {
         name: CheckOut(status="ok" if check.ok else "failing", detail=check.detail)
-        for name, check in health.checks(services).items()
+        for name, check in found.items()
     }
     failing = [name for name, check in checks.items() if check.status != "ok"]
     if failing:
@@ -32,5 +33,10 @@ def healthz(request: Request, services: ServicesDep) -> HealthOut | JSONResponse
             checks={name: check.model_dump() for name, check in checks.items()},
         )
     return HealthOut(
-        status="ok", version=request.app.version, database=checks["database"], tesseract=checks["tesseract"]
+        status="ok",
+        version=request.app.version,
+        database=checks["database"],
+        tesseract=checks["tesseract"],
+        broker=checks.get("broker"),
+        queues=found["broker"].queues if "broker" in found else None,
     )
