@@ -230,3 +230,36 @@ def test_a_worker_takes_uploads_before_a_waiting_import(
     order = [line.split("job=")[1].split()[0] for line in worker.card_lines()]
     assert order[0] == str(ids[-1]), f"the upload first, then the import: {order}"
     assert sorted(order) == sorted(str(i) for i in ids)
+
+
+def test_sigterm_stops_a_worker_after_it_finishes_the_card_it_is_reading(
+    redis_server: RedisServer, pg_schema, many_cards: Path, tmp_path: Path
+) -> None:
+    url, engine = pg_schema
+    uploader = make_uploader(engine, "stopping")
+    settings = load_settings(_env_file=None, DATABASE_URL=url, CARDS_BROKER_URL=redis_server.url)
+    data = sorted(many_cards.iterdir())[50].read_bytes()
+    key = DatabaseBlobStore(engine).put(data)
+    with Session(engine) as session:
+        job = UploadJob(
+            principal_id=uploader,
+            blob_key=key,
+            metadata_={"metadata": {}, "filename": "up", "sha256": key, "byte_size": len(data)},
+        )
+        session.add(job)
+        session.commit()
+        job_id = job.id
+    worker = Worker(queue_env(url, redis_server.url, tmp_path), tmp_path / "worker.log")
+    worker.wait_ready()
+    publisher = queue.Publisher(settings)
+    try:
+        publisher.publish([job_id], queue.INTERACTIVE)
+    finally:
+        publisher.close()
+    deadline = time.monotonic() + 30
+    while [j.status for j in jobs_of(engine)] != ["running"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert worker.stop() == 0, "a clean exit"
+    (finished,) = jobs_of(engine)
+    assert finished.status == "done" and finished.record_id is not None, "the card it was reading is finished"
+    assert any(f"job={job_id} " in line for line in worker.card_lines())
