@@ -56,7 +56,8 @@ eval: system-deps $(STAMP)
 	@$(VENV)/bin/cards extract --format jsonl --jobs $(JOBS) samples > var/eval/samples.jsonl || true
 	@$(PY) $(EVAL)/score.py samples/labels.json var/eval/samples.jsonl --json var/eval/samples.score.json
 
-## bench: throughput against bare tesseract, per-stage timings; storage at scale; API latency
+## bench: throughput against bare tesseract, per-stage timings; storage at scale; API latency;
+##        the OCR queue (cards/s in process vs 1 and 2 workers, overhead per card, upload latency)
 bench: system-deps $(STAMP)
 	$(PY) bench/speed.py --images $(EVAL)/scans
 	$(PY) bench/speed.py --images $(EVAL)/scans --profile fast --out var/bench/speed-fast.json
@@ -64,6 +65,7 @@ bench: system-deps $(STAMP)
 	$(PY) bench/profiles.py
 	$(PY) bench/records.py --no-suggested-indexes
 	$(PY) bench/api.py
+	$(PY) bench/queue.py
 
 ## samples: regenerate the synthetic cards (deterministic)
 samples: $(STAMP)
