@@ -65,7 +65,8 @@ bench: system-deps $(STAMP)
 	$(PY) bench/profiles.py
 	$(PY) bench/records.py --no-suggested-indexes
 	$(PY) bench/api.py
-	$(PY) bench/queue.py
+	$(PY) bench/queue_throughput.py
+	$(PY) bench/catalog_scale.py
 
 ## samples: regenerate the synthetic cards (deterministic)
 samples: $(STAMP)

@@ -1,4 +1,4 @@
-"""The OCR queue: cards/s in process vs on the queue with 1 and 2 workers; interactive latency under load.
+"""The OCR queue: cards/s in process vs 1 and 2 workers, overhead per card, upload latency under load.
 
 Why: the queue exists to spread OCR over machines, so what matters is that it scales with
 workers (2 workers vs 1 on 2 cores: target >= 1.8x), what it costs per card over the in-process
@@ -16,7 +16,7 @@ port; images in the database's blob table; the fast profile; OCR_THREAD_LIMIT=1)
     publishes to ``interactive``), each timed from POST until its job row is done, first with
     the workers idle, then while a bulk import of the same size runs.
 
-    .venv/bin/python bench/queue.py [--cards 60] [--uploads 6] [--out var/bench/queue.json]
+    .venv/bin/python bench/queue_throughput.py [--cards 60] [--uploads 6] [--out var/bench/queue.json]
 """
 
 from __future__ import annotations
@@ -34,10 +34,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# this file's folder must not shadow the standard library's ``queue`` (Celery and threads import it)
-sys.path[:] = [str(ROOT), str(ROOT / "tests")] + [
-    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent
-]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from db_fixtures import POSTGRES_URL, TEST_SALT, postgres_engine  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
