@@ -157,6 +157,8 @@ def import_cards(
             fail(BadArgumentsError(f"--region must be a two-letter country code, not {region!r}."))
         if jobs < 0:
             fail(BadArgumentsError("--jobs must be 0 (one per CPU) or more."))
+        if queued and not ctx.settings.broker_url:
+            fail(BadArgumentsError("--queue needs CARDS_BROKER_URL (redis://host:6379/0)."))
         use_set: set[Use] = set() if uses.strip().lower() in NO_USES else parse_uses(uses)
         if manifest is not None and not manifest.is_file():
             fail(BadArgumentsError(f"The manifest {manifest} does not exist."))
@@ -166,8 +168,6 @@ def import_cards(
         report_path = report or default_report_path(ctx.settings.report_dir)
         with ctx.session() as session:
             principal = resolve_principal(session, uploader)
-        if queued and not ctx.settings.broker_url:
-            fail(BadArgumentsError("--queue needs CARDS_BROKER_URL (redis://host:6379/0)."))
         with _Display(report_paths) as display:
             if queued:
                 publisher = Publisher(ctx.settings)
