@@ -104,16 +104,15 @@ class Publisher:
             else {"max_retries": 1, "interval_start": 0.1, "interval_step": 0.2, "interval_max": 0.5}
         )
         sent = 0
-        with self.app.producer_or_acquire() as producer:
-            for job_id in job_ids:
-                try:
+        try:
+            with self.app.producer_or_acquire() as producer:
+                for job_id in job_ids:
                     self.app.send_task(
                         TASK, args=[job_id], queue=queue, producer=producer, retry=True, retry_policy=policy
                     )
                     sent += 1
-                except Exception as exc:  # the broker is away: the job row waits for the republish
-                    log.warning("job %s not published (%s); it stays queued", job_id, type(exc).__name__)
-                    break
+        except Exception as exc:  # the broker is away: the job rows wait for the republish
+            log.warning("%s: jobs not published after %d; they stay queued", type(exc).__name__, sent)
         return sent
 
     def depths(self) -> dict[str, int]:

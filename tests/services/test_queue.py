@@ -20,6 +20,7 @@ from queueing import (
     CARDS,
     RedisServer,
     Worker,
+    free_port,
     generate_cards,
     jobs_of,
     make_uploader,
@@ -263,3 +264,35 @@ def test_sigterm_stops_a_worker_after_it_finishes_the_card_it_is_reading(
     (finished,) = jobs_of(engine)
     assert finished.status == "done" and finished.record_id is not None, "the card it was reading is finished"
     assert any(f"job={job_id} " in line for line in worker.card_lines())
+
+
+def test_a_job_the_broker_could_not_take_stays_queued_and_is_published_again_once_its_queue_is_empty(
+    redis_server: RedisServer, pg_schema, tmp_path: Path
+) -> None:
+    url, engine = pg_schema
+    uploader = make_uploader(engine, "unlucky")
+    with Session(engine) as session:
+        job = UploadJob(principal_id=uploader, blob_key=None, batch="b", metadata_={"kind": "import"})
+        session.add(job)
+        session.commit()
+        job_id = job.id
+    away = queue.Publisher(load_settings(_env_file=None, CARDS_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0"))
+    try:
+        assert away.publish([job_id], queue.BULK, patient=False) == 0, "not sent, and not raised"
+    finally:
+        away.close()
+    broker = {"CARDS_BROKER_URL": redis_server.url, "CARDS_QUEUE_REPUBLISH_SECONDS": "0.2"}
+    settings = load_settings(_env_file=None, DATABASE_URL=url, **broker)
+    publisher = queue.Publisher(settings)
+    try:
+        bulk_before = publisher.depths()["bulk"]
+        assert bulk_before == 0
+        time.sleep(0.3)
+        assert queue.republish_stalled(engine, publisher, settings) == 1
+        assert publisher.depths()["bulk"] == 1
+        time.sleep(0.3)
+        assert queue.republish_stalled(engine, publisher, settings) == 0, "a queue with messages lost nothing"
+    finally:
+        with publisher.app.connection_for_write() as conn:
+            conn.default_channel.client.delete("bulk")
+        publisher.close()
