@@ -57,7 +57,8 @@ eval: system-deps $(STAMP)
 	@$(PY) $(EVAL)/score.py samples/labels.json var/eval/samples.jsonl --json var/eval/samples.score.json
 
 ## bench: throughput against bare tesseract, per-stage timings; storage at scale; API latency; load
-##        (uploads/s, p50/p95/p99 at 1/4/16 clients, concurrency held 60 s); more kill points
+##        (uploads/s, p50/p95/p99 at 1/4/16 clients, concurrency held 60 s); more kill points;
+##        the OCR queue (cards/s in process vs 1 and 2 workers, overhead per card, upload latency)
 bench: system-deps $(STAMP)
 	$(PY) bench/speed.py --images $(EVAL)/scans
 	$(PY) bench/speed.py --images $(EVAL)/scans --profile fast --out var/bench/speed-fast.json
@@ -67,6 +68,8 @@ bench: system-deps $(STAMP)
 	$(PY) bench/api.py
 	$(PY) bench/load.py
 	KILL_POINTS=25 KILL_POINTS_REPORT=var/bench/kill-points.jsonl $(VENV)/bin/pytest -q -s tests/faults/test_kill_points.py
+	$(PY) bench/queue_throughput.py
+	$(PY) bench/catalog_scale.py
 
 ## samples: regenerate the synthetic cards (deterministic)
 samples: $(STAMP)

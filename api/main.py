@@ -37,6 +37,7 @@ from core.settings import Settings, get_settings
 from services.context import ServiceContext
 from services.extraction import OcrRunner, stop_with_supervisor
 from services.jobs import JobWorker
+from services.queue import BrokerJobs
 from web.app import install as install_web  # the one front-to-front edge: /app is mounted here
 
 API_VERSION = "1.0.0"
@@ -64,7 +65,11 @@ def create_app(
             max_queue_seconds=settings.max_queue_seconds,
             card_seconds=settings.ocr_card_seconds,
         )
-        app.state.jobs = JobWorker(services, app.state.ocr, settings.job_concurrency or app.state.ocr.workers)
+        if settings.broker_url:  # async uploads go to the queue's workers, on any machine
+            app.state.jobs = BrokerJobs(services.engine, settings)
+        else:
+            concurrency = settings.job_concurrency or app.state.ocr.workers
+            app.state.jobs = JobWorker(services, app.state.ocr, concurrency)
         app.state.jobs.start()
         try:
             yield

@@ -241,6 +241,8 @@ class HealthOut(BaseModel):
     database: CheckOut
     blobs: CheckOut
     tesseract: CheckOut
+    broker: CheckOut | None = Field(default=None, description="With `CARDS_BROKER_URL`: Redis reachable.")
+    queues: dict[str, int] | None = Field(default=None, description="Cards waiting per queue (a broker).")
 
 
 class SubjectRequestResult(BaseModel):

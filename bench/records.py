@@ -69,7 +69,7 @@ from sqlmodel import Session, col, select
 
 from core.settings import load_settings
 from models import migrate
-from models.blobs import BlobStore
+from models.blobs import FolderBlobStore
 from models.db import make_engine
 from models.enums import Basis, Channel, Role, SuppressionReason, Use
 from models.keys import key_hash, normalise_email
@@ -831,7 +831,7 @@ def measure(engine: Engine, gen: Generator, repeat: int, blob_dir: Path, seed: i
     gen.used |= {p.subject_id for p in targets}  # erased or opted out: a second pass takes others
     max_id = gen.ids["record"]
     samples: dict[str, list[float]] = defaultdict(list)
-    blobs = BlobStore(blob_dir)
+    blobs = FolderBlobStore(blob_dir)
 
     def read(name: str, action: Callable[[Session], Any]) -> None:
         with Session(engine) as session:

@@ -18,7 +18,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-SUBCOMMAND_MODULES = ("db", "importer", "export", "subjects", "privacy", "principals", "serve", "demo")
+SUBCOMMAND_MODULES = (
+    "db",
+    "importer",
+    "export",
+    "subjects",
+    "privacy",
+    "principals",
+    "serve",
+    "demo",
+    "worker",
+)
 _registered: set[str] = set()
 
 

@@ -46,7 +46,9 @@ from services.importer import (
 from services.importer import (
     Progress as ImportProgress,
 )
+from services.importer.queued import import_folder_queued
 from services.principals import resolve_principal
+from services.queue import Publisher
 from services.records import parse_uses
 
 log = logging.getLogger("cards.import")
@@ -128,6 +130,7 @@ class _Display:
 USES_HELP = "Permitted uses, comma-separated: invites,catalog,partner_sharing; 'none': your own use only."
 MANIFEST_HELP = "CSV with columns path,basis,basis_text,uses,notes: per-file overrides."
 REPORT_HELP = "Where to write the JSON report (default CARDS_REPORT_DIR/import-*.json)."
+QUEUE_HELP = "One job per card on the bulk queue (CARDS_BROKER_URL), read by `cards worker`s; waits for them."
 PATHS_HELP = "Name files by their paths in the report and the log (they can name people: off by default)."
 
 
@@ -144,6 +147,7 @@ def import_cards(
     json_summary: Annotated[bool, typer.Option("--json", help="Summary as JSON on stdout.")] = False,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Cards per commit.")] = BATCH_SIZE,
     report_paths: Annotated[bool, typer.Option("--report-paths", help=PATHS_HELP)] = False,
+    queued: Annotated[bool, typer.Option("--queue", help=QUEUE_HELP)] = False,
 ) -> None:
     """Import a folder of card images for an uploader. Re-running skips what is already imported."""
     with reported_errors():
@@ -153,6 +157,8 @@ def import_cards(
             fail(BadArgumentsError(f"--region must be a two-letter country code, not {region!r}."))
         if jobs < 0:
             fail(BadArgumentsError("--jobs must be 0 (one per CPU) or more."))
+        if queued and not ctx.settings.broker_url:
+            fail(BadArgumentsError("--queue needs CARDS_BROKER_URL (redis://host:6379/0)."))
         use_set: set[Use] = set() if uses.strip().lower() in NO_USES else parse_uses(uses)
         if manifest is not None and not manifest.is_file():
             fail(BadArgumentsError(f"The manifest {manifest} does not exist."))
@@ -163,23 +169,46 @@ def import_cards(
         with ctx.session() as session:
             principal = resolve_principal(session, uploader)
         with _Display(report_paths) as display:
-            result = import_folder(
-                folder,
-                uploader=principal,
-                basis=basis,
-                basis_text=basis_text or None,
-                uses=use_set,
-                manifest=manifest,
-                jobs=jobs or None,
-                options=pipeline_options(ctx.settings, region=region),
-                engine=ctx.engine,
-                blobs=ctx.blobs,
-                salt=ctx.salt,
-                attestation_version=ctx.settings.attestation_version,
-                progress=display,
-                batch_size=batch_size,
-                batch=report_path.stem,
-            )
+            if queued:
+                publisher = Publisher(ctx.settings)
+                try:
+                    result = import_folder_queued(
+                        folder,
+                        uploader=principal,
+                        basis=basis,
+                        basis_text=basis_text or None,
+                        uses=use_set,
+                        manifest=manifest,
+                        jobs=jobs or None,
+                        region=region,
+                        profile=ctx.settings.profile,
+                        engine=ctx.engine,
+                        blobs=ctx.blobs,
+                        settings=ctx.settings,
+                        publisher=publisher,
+                        progress=display,
+                        batch=report_path.stem,
+                    )
+                finally:
+                    publisher.close()
+            else:
+                result = import_folder(
+                    folder,
+                    uploader=principal,
+                    basis=basis,
+                    basis_text=basis_text or None,
+                    uses=use_set,
+                    manifest=manifest,
+                    jobs=jobs or None,
+                    options=pipeline_options(ctx.settings, region=region),
+                    engine=ctx.engine,
+                    blobs=ctx.blobs,
+                    salt=ctx.salt,
+                    attestation_version=ctx.settings.attestation_version,
+                    progress=display,
+                    batch_size=batch_size,
+                    batch=report_path.stem,
+                )
         written = result.write(report_path, paths=report_paths)
         _print_summary(result, written, json_summary)
     if result.interrupted:

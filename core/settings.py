@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from core.errors import InvalidConfigError
 
 Profile = Literal["accurate", "fast", "best"]
+BlobStoreKind = Literal["filesystem", "database"]
 
 
 class Settings(BaseSettings):
@@ -265,6 +266,36 @@ class Settings(BaseSettings):
             for part in self.trusted_proxies.split(",")
             if part.strip()
         ]
+
+    blob_store: BlobStoreKind = Field(
+        default="filesystem",
+        alias="CARDS_BLOB_STORE",
+        description="Card images: `filesystem` (in `CARDS_BLOB_DIR`) or `database` (PostgreSQL only).",
+    )
+    broker_url: str = Field(
+        default="",
+        alias="CARDS_BROKER_URL",
+        pattern=r"^(|redis://.*|rediss://.*)$",
+        description="Celery broker, `redis://host:6379/0`; empty: OCR in process (the embedded mode).",
+    )
+    worker_concurrency: int = Field(
+        default=0,
+        alias="CARDS_WORKER_CONCURRENCY",
+        ge=0,
+        description="OCR processes of one `cards worker`; 0: one per core.",
+    )
+    worker_max_tasks: int = Field(
+        default=500,
+        alias="CARDS_WORKER_MAX_TASKS",
+        ge=1,
+        description="Cards a worker process reads before it is replaced (bounds leaks in native code).",
+    )
+    queue_republish_seconds: float = Field(
+        default=60.0,
+        alias="CARDS_QUEUE_REPUBLISH_SECONDS",
+        gt=0,
+        description="A queued card untouched this long, while its queue is empty, is published again.",
+    )
 
     @field_validator("default_region")
     @classmethod

@@ -1,4 +1,11 @@
-"""A content-addressed store for original images: the SHA-256 of the bytes is the key."""
+"""Content-addressed stores for original images: the SHA-256 of the bytes is the key.
+
+One interface (:class:`BlobStore`: put, get, exists, delete, listing, probe) and two stores: a folder
+(:class:`FolderBlobStore`, the default, also a shared mount for several machines) and a table
+(:class:`DatabaseBlobStore`, ``CARDS_BLOB_STORE=database``, so workers on any machine read the
+image from the PostgreSQL they already use). Every caller — uploads, the import, the queue's
+workers, erasure, retention — goes through the interface, so a deletion reaches either store.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +17,24 @@ import os
 import re
 import sys
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.engine import Engine
+
 from models.errors import blob_error
+from models.tables import Blob
 
 _KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+class BlobMissingError(FileNotFoundError, KeyError):
+    """No blob under this key (never stored, or deleted): a missing file, whichever store."""
 
 
 @contextmanager
@@ -40,9 +56,50 @@ class StoredBlob:
     stored_at: datetime
 
 
-class BlobStore:
-    """Image bytes by key. The interface other stores keep (``put``, ``get``, ``exists``, ``delete``,
-    ``listing``): the orphan sweep (:mod:`services.orphans`) is written against it alone."""
+class BlobStore(ABC):
+    """What every store does; keys are the SHA-256 hex of the bytes, so a put is idempotent.
+
+    ``put`` of bytes already stored refreshes their time: an orphan left by a crash before its
+    commit has an upload in flight again, and the orphan sweep's grace period must protect it.
+    The orphan sweep (:mod:`services.orphans`) is written against ``listing`` and ``delete``.
+    """
+
+    @abstractmethod
+    def put(self, data: bytes) -> str:
+        """Store the bytes (durably, before returning) and return their key."""
+
+    @abstractmethod
+    def get(self, key: str) -> bytes:
+        """The bytes under ``key``; :class:`BlobMissingError` when there are none."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> bool:
+        """Remove the blob; False when there was none."""
+
+    @abstractmethod
+    def listing(self) -> Iterator[StoredBlob]:
+        """Every stored blob with the time it was last written."""
+
+    @abstractmethod
+    def probe(self) -> None:
+        """Prove the store takes a write (for /healthz); raises ``storage_error`` when it cannot."""
+
+    def keys(self, older_than: datetime | None = None) -> Iterator[str]:
+        """Every key (written before ``older_than`` when given)."""
+        for blob in self.listing():
+            if older_than is None or blob.stored_at < older_than:
+                yield blob.key
+
+    def drop_partial_writes(self, before: datetime) -> int:
+        """Delete what writes cut off by a crash left under no key; a store with none drops nothing."""
+        return 0
+
+
+class FolderBlobStore(BlobStore):
+    """Files under ``root/ab/cd/<sha256>``, written atomically and fsynced."""
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
@@ -89,7 +146,10 @@ class BlobStore:
 
     def get(self, key: str) -> bytes:
         with _faults("read an image"):
-            return self.path(key).read_bytes()
+            try:
+                return self.path(key).read_bytes()
+            except FileNotFoundError as exc:
+                raise BlobMissingError(key) from exc
 
     def probe(self) -> None:
         """Prove the folder takes a write: a one-byte unnamed file, written and dropped (for /healthz)."""
@@ -139,6 +199,68 @@ class BlobStore:
             except FileNotFoundError:  # deleted meanwhile
                 continue
             yield StoredBlob(path.name, datetime.fromtimestamp(moment, UTC))
+
+
+class DatabaseBlobStore(BlobStore):
+    """Rows of the ``blob`` table, each put committed on its own (like a file written before the
+    card's transaction commits), so any worker on any machine can read it at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        if self.exists(key):  # refresh its time, as a folder does (see BlobStore)
+            with self.engine.begin() as conn:
+                conn.execute(update(Blob).where(Blob.key == key).values(created_at=datetime.now(UTC)))  # type: ignore[arg-type]
+            return key
+        statement = insert(Blob).values(key=key, data=data, byte_size=len(data), created_at=datetime.now(UTC))
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement = (
+                pg_insert(Blob)
+                .values(key=key, data=data, byte_size=len(data), created_at=datetime.now(UTC))
+                .on_conflict_do_nothing(index_elements=["key"])
+            )
+        else:
+            statement = statement.prefix_with("OR IGNORE")
+        with self.engine.begin() as conn:
+            conn.execute(statement)
+        return key
+
+    def get(self, key: str) -> bytes:
+        with self.engine.connect() as conn:
+            data = conn.execute(select(Blob.data).where(Blob.key == key)).scalar()  # type: ignore[call-overload]
+        if data is None:
+            raise BlobMissingError(key)
+        return bytes(data)
+
+    def exists(self, key: str) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(Blob.key).where(Blob.key == key)).first() is not None  # type: ignore[call-overload]
+
+    def delete(self, key: str) -> bool:
+        with self.engine.begin() as conn:
+            outcome = conn.execute(delete(Blob).where(Blob.key == key))  # type: ignore[arg-type]
+        return bool(getattr(outcome, "rowcount", 0))
+
+    def listing(self) -> Iterator[StoredBlob]:
+        query = select(Blob.key, Blob.created_at).order_by(Blob.key)  # type: ignore[call-overload]
+        with self.engine.connect() as conn:
+            found = [StoredBlob(key, moment if moment.tzinfo else moment.replace(tzinfo=UTC))
+                     for key, moment in conn.execute(query)]  # fmt: skip
+        yield from found
+
+    def probe(self) -> None:
+        """A one-row INSERT into the blob table, rolled back (nothing is kept)."""
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                probe = {"key": "0" * 64, "data": b"", "byte_size": 0, "created_at": datetime.now(UTC)}
+                conn.execute(insert(Blob).values(**probe))
+            finally:
+                transaction.rollback()
 
 
 def _put_unnamed(data: bytes, target: Path) -> bool:

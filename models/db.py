@@ -54,3 +54,10 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def forget_inherited_connections() -> None:
+    """In a process just forked (a queue worker's child): drop the parent's pooled connections
+    without closing them (they are the parent's), so each process opens its own."""
+    for engine in _engines.values():
+        engine.dispose(close=False)

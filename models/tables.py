@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.enums import Basis, Channel, NoticeTrigger, Role, SuppressionReason, Use
@@ -301,6 +301,8 @@ class UploadJob(SQLModel, table=True):
         default=None, foreign_key="contactrecord.id", ondelete="SET NULL", index=True
     )
     error: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # The import a queued card belongs to (``cards import --queue``: the bulk queue); None: an upload.
+    batch: str | None = Field(default=None, max_length=100, index=True)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -420,3 +422,16 @@ class RateLimitHit(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     client_hash: str = Field(max_length=64)
     at: datetime = _ts(index=True)
+
+
+class Blob(SQLModel, table=True):
+    """A card image kept in the database (``CARDS_BLOB_STORE=database``), keyed by its SHA-256.
+
+    Content-addressed like the blob folder, so every worker on every machine reads the same
+    bytes by the key the source row holds; erasure and retention delete it like a file.
+    """
+
+    key: str = Field(primary_key=True, max_length=64)
+    data: bytes = Field(sa_type=LargeBinary, nullable=False)
+    byte_size: int = Field(sa_type=BigInteger, nullable=False)
+    created_at: datetime = _ts(index=True)

@@ -23,6 +23,8 @@ if command -v tesseract >/dev/null 2>&1; then
 else
   need+=("${lang_pkg[@]}")
 fi
+# redis-server: the queue tests start a private one on a free port (tests/queueing.py).
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 for font in /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
             /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk; do
   [ -e "${font%%:*}" ] || need+=("${font##*:}")

@@ -23,7 +23,7 @@ from sqlmodel import Session
 
 from core.errors import InvalidConfigError
 from core.settings import Settings
-from models.blobs import BlobStore
+from models.blobs import BlobStore, DatabaseBlobStore, FolderBlobStore
 from models.db import engine_for
 from models.errors import storage_fault
 from models.keys import key_check, key_file_for, read_key_file, write_key_file
@@ -54,9 +54,7 @@ class ServiceContext:
         engine = engine if engine is not None else engine_for(settings.database_url)
         salt = salt if salt is not None else resolve_salt(settings, engine)
         verify_salt(engine, salt)
-        return cls(
-            settings=settings, engine=engine, blobs=BlobStore(blob_dir or settings.blob_dir), salt=salt
-        )
+        return cls(settings=settings, engine=engine, blobs=blob_store(settings, engine, blob_dir), salt=salt)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -71,6 +69,20 @@ class ServiceContext:
                 if fault is not None and fault is not exc:
                     raise fault from exc
                 raise
+
+
+def blob_store(settings: Settings, engine: Engine, blob_dir: Path | None = None) -> BlobStore:
+    """The store ``CARDS_BLOB_STORE`` names; the database store needs PostgreSQL (SQLite has one
+    writer: an image written on its own connection while a card's transaction holds the lock would
+    wait for it, and a file on one machine shares nothing anyway)."""
+    if settings.blob_store == "database":
+        if engine.dialect.name != "postgresql":
+            raise InvalidConfigError(
+                "CARDS_BLOB_STORE=database needs a PostgreSQL DATABASE_URL.",
+                hint="Use CARDS_BLOB_STORE=filesystem with SQLite, or point DATABASE_URL at PostgreSQL.",
+            )
+        return DatabaseBlobStore(engine)
+    return FolderBlobStore(blob_dir or settings.blob_dir)
 
 
 def resolve_salt(settings: Settings, engine: Engine) -> bytes:

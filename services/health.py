@@ -9,7 +9,7 @@ one-byte unnamed file, and tesseract's version is read once per process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import insert
 
@@ -17,12 +17,14 @@ from core.errors import CardError
 from ingest.ocr import tesseract_version
 from models.tables import RateLimitHit, utcnow
 from services.context import ServiceContext
+from services.queue import Publisher, check_broker
 
 
 @dataclass(frozen=True)
 class Check:
     ok: bool
     detail: str
+    queues: dict[str, int] = field(default_factory=dict)  # the broker's: messages waiting per queue
 
 
 def _failure(exc: BaseException) -> Check:
@@ -62,6 +64,20 @@ def tesseract() -> Check:
         return Check(False, exc.full_message)
 
 
-def checks(ctx: ServiceContext) -> dict[str, Check]:
-    """Every part, by name."""
-    return {"database": database(ctx), "blobs": blobs(ctx), "tesseract": tesseract()}
+def broker(publisher: Publisher) -> Check:
+    found = check_broker(publisher)
+    return Check(found.ok, found.detail, found.depths)
+
+
+def checks(ctx: ServiceContext, publisher: Publisher | None = None) -> dict[str, Check]:
+    """Every part, by name; the broker too when one is configured (``CARDS_BROKER_URL``)."""
+    found = {"database": database(ctx), "blobs": blobs(ctx), "tesseract": tesseract()}
+    if ctx.settings.broker_url:
+        owned = publisher is None
+        publisher = publisher or Publisher(ctx.settings)
+        try:
+            found["broker"] = broker(publisher)
+        finally:
+            if owned:
+                publisher.close()
+    return found

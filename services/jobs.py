@@ -165,10 +165,12 @@ def finish_job(
     """Record the job's end; the image blob stays only if the stored source uses it."""
     with Session(ctx.engine) as session:
         job = session.get(UploadJob, job_id)
-        if job is None:
+        if job is None or job.status in ("done", "failed"):  # a second delivery of a finished job
             return
         blob_key = job.blob_key
         kept = {k: job.metadata_.get(k) for k in ("sha256", "byte_size")}
+        if "attempts" in job.metadata_:  # deliveries by the queue's workers (how often it was redelivered)
+            kept["attempts"] = job.metadata_["attempts"]
         job.status = "failed" if error else "done"
         job.record_id, job.error, job.blob_key, job.metadata_ = record_id, error, None, kept
         job.updated_at = utcnow()
@@ -221,7 +223,7 @@ class JobWorker:
         self.task = loop.create_task(self._work(), name="upload-jobs")
         self.chores = loop.create_task(self._housekeeping(), name="housekeeping")
 
-    def wake(self) -> None:
+    def wake(self, job_id: int | None = None) -> None:
         """A job was queued: look now rather than at the next poll."""
         self.wakeup.set()
 

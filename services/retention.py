@@ -12,6 +12,7 @@ it. It is idempotent (a second run finds nothing) and counts-only in its audit e
 | audit events | ``CARDS_RETAIN_AUDIT_DAYS`` | deleted |
 | finished upload jobs, ended invite claims, answered idempotency keys | ``CARDS_RETAIN_JOBS_DAYS`` | deleted |
 | import reports | ``CARDS_RETAIN_REPORTS_DAYS`` | the files are deleted |
+| orphan images (no source, no waiting job: a crash between blob and commit) | a day | the blob is deleted, from the folder or the database's blob table |
 
 A period of 0 keeps that kind of data (where the setting allows 0).
 """
@@ -49,6 +50,8 @@ from services.audit import audit
 from services.deletion import DeletionResult, after_commit, blobs_in_use, delete_records, finish_deletion
 
 DAYS_PER_MONTH = 30.44
+ORPHAN_GRACE = timedelta(days=1)  # an image younger than this may belong to a card not yet committed
+ORPHAN_CHUNK = 500
 
 
 @dataclass
@@ -95,6 +98,7 @@ def sweep(session: Session, settings: Settings, blobs: BlobStore, *, apply: bool
     }
     for name, (table, condition, cutoff) in rules.items():
         report.counts[name] = 0 if cutoff is None else _rows(session, table, condition(cutoff), apply)
+    report.counts["orphan_images"] = _orphans(session, blobs, now - ORPHAN_GRACE, apply)
     report.counts["import_reports"] = _reports(
         settings.report_dir, _before(now, settings.retain_reports_days), apply
     )
@@ -131,6 +135,20 @@ def _images(session: Session, blobs: BlobStore, cutoff: datetime | None, apply: 
     result = DeletionResult(blob_keys=sorted(keys - blobs_in_use(session, keys)))
     after_commit(session, lambda engine: finish_deletion(engine, blobs, result))
     return len(sources)
+
+
+def _orphans(session: Session, blobs: BlobStore, cutoff: datetime, apply: bool) -> int:
+    """Images no source and no waiting job refers to (both stores: the interface lists its keys)."""
+    keys = list(blobs.keys(older_than=cutoff))
+    orphans: list[str] = []
+    for start in range(0, len(keys), ORPHAN_CHUNK):
+        chunk = keys[start : start + ORPHAN_CHUNK]
+        used = blobs_in_use(session, chunk)
+        orphans += [k for k in chunk if k not in used]
+    if apply and orphans:
+        result = DeletionResult(blob_keys=sorted(orphans))  # checked again after the commit
+        after_commit(session, lambda engine: finish_deletion(engine, blobs, result))
+    return len(orphans)
 
 
 def _ocr_text(session: Session, cutoff: datetime | None, apply: bool) -> int:

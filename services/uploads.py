@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from ingest.schema import Extraction
 from models.blobs import BlobStore
-from models.enums import Channel
+from models.enums import Channel, Use
 from models.tables import ContactRecord, Principal, Source
 from services.context import ServiceContext
 from services.deletion import blobs_in_use
@@ -73,10 +73,35 @@ def attestation_input(
 def store_card(
     ctx: ServiceContext, principal_id: int, data: bytes, extraction: Extraction, metadata: CardMetadata
 ) -> Stored:
-    """Store one extracted card: the blob first, then the rows in one transaction (see the module doc)."""
-    assert extraction.sha256
+    """Store one uploaded card: the blob first, then the rows in one transaction (see the module doc)."""
     client = metadata.client.model_dump(exclude_none=True)
-    channel = channel_of(metadata)
+    return store_card_as(
+        ctx,
+        principal_id,
+        data,
+        extraction,
+        channel=channel_of(metadata),
+        client=client,
+        attestation=attestation_input(metadata.attestation, ctx.settings.attestation_version, client),
+        uses=set(metadata.uses),
+        notes=metadata.notes,
+    )
+
+
+def store_card_as(
+    ctx: ServiceContext,
+    principal_id: int,
+    data: bytes,
+    extraction: Extraction,
+    *,
+    channel: Channel,
+    client: dict[str, Any],
+    attestation: AttestationInput | None,
+    uses: set[Use],
+    notes: str | None = None,
+) -> Stored:
+    """Store one card with its provenance as given (an upload's, or a queued import's)."""
+    assert extraction.sha256
     blob_key = ctx.blobs.put(data)
     try:
         for attempt in range(STORE_ATTEMPTS):
@@ -96,14 +121,13 @@ def store_card(
                         byte_size=len(data),
                         blob_key=blob_key,
                         client=client,
-                        attestation=attestation_input(
-                            metadata.attestation, ctx.settings.attestation_version, client
-                        ),
-                        uses=set(metadata.uses),
+                        attestation=attestation,
+                        uses=uses,
                         salt=ctx.salt,
                     )
-                    record.notes = metadata.notes  # kept off Source.client: notes may name the person
-                    session.add(record)
+                    if notes is not None:
+                        record.notes = notes  # kept off Source.client: notes may name the person
+                        session.add(record)
                     session.commit()
                     assert record.id is not None
                     keep_blob(ctx.blobs, blob_key, data)

@@ -23,7 +23,7 @@ import pytest
 from PIL import Image
 
 # Database fixtures (SQLite and PostgreSQL variants) for tests/models and tests/api.
-pytest_plugins = ["db_fixtures"]
+pytest_plugins = ["db_fixtures", "queueing"]  # queueing: a private Redis, a PG schema, worker processes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

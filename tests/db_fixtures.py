@@ -19,7 +19,7 @@ from sqlmodel import Session, SQLModel, select
 
 import models.tables  # noqa: F401  (registers the tables)
 from ingest.schema import Extraction, FieldValue
-from models.blobs import BlobStore
+from models.blobs import BlobStore, FolderBlobStore
 from models.db import make_engine
 from models.enums import Basis, Channel, Role, SuppressionReason, Use
 from models.keys import key_hash, normalise_email, normalise_phone
@@ -79,7 +79,7 @@ def salt() -> bytes:
 
 @pytest.fixture
 def blobs(tmp_path) -> BlobStore:  # type: ignore[no-untyped-def]
-    return BlobStore(tmp_path / "blobs")
+    return FolderBlobStore(tmp_path / "blobs")
 
 
 def make_principal(session: Session, name: str, role: Role) -> Principal:

@@ -145,7 +145,7 @@ async def upload_card(
             upload.metadata,
             upload.sha256,
         )
-        request.app.state.jobs.wake()
+        request.app.state.jobs.wake(job_id)
         return Outcome(202, {"job_id": job_id, "sha256": upload.sha256})
 
     work = enqueue if mode == "async" else extract_and_store

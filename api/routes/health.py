@@ -1,4 +1,4 @@
-"""``GET /healthz``: is the service able to work? (database and blob folder writable, tesseract installed).
+"""``GET /healthz``: is the service able to work? (database and blobs writable, tesseract, the broker).
 
 No auth.
 
@@ -20,10 +20,11 @@ router = APIRouter(tags=["health"])
 
 @router.get("/healthz", response_model=HealthOut, responses=problem_responses(503))
 def healthz(request: Request, services: ServicesDep) -> HealthOut | JSONResponse:
-    """Database and blob folder take a write, tesseract is there; else 503 (problem+json, ``checks``)."""
+    """Database and blob store take a write, tesseract is there, the broker (when set) answers; else 503."""
+    found = health.checks(services, getattr(getattr(request.app.state, "jobs", None), "publisher", None))
     checks = {
         name: CheckOut(status="ok" if check.ok else "failing", detail=check.detail)
-        for name, check in health.checks(services).items()
+        for name, check in found.items()
     }
     failing = [name for name, check in checks.items() if check.status != "ok"]
     if failing:
@@ -39,4 +40,6 @@ def healthz(request: Request, services: ServicesDep) -> HealthOut | JSONResponse
         database=checks["database"],
         blobs=checks["blobs"],
         tesseract=checks["tesseract"],
+        broker=checks.get("broker"),
+        queues=found["broker"].queues if "broker" in found else None,
     )

@@ -47,7 +47,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from models import migrate
-from models.blobs import BlobStore
+from models.blobs import FolderBlobStore
 from models.db import make_engine
 from models.tables import Principal, Source, UploadJob
 
@@ -85,9 +85,9 @@ class Tally:
 
 
 @pytest.fixture
-def migrated(empty_db_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str], BlobStore]]:
+def migrated(empty_db_url: str, tmp_path: Path) -> Iterator[tuple[str, dict[str, str], FolderBlobStore]]:
     migrate.upgrade(empty_db_url)
-    blobs = BlobStore(tmp_path / "blobs")
+    blobs = FolderBlobStore(tmp_path / "blobs")
     env = cards_env(
         empty_db_url,
         blobs.root,
@@ -113,7 +113,7 @@ def _cards(samples_dir: Path, folder: Path, count: int, tag: str) -> list[Path]:
     ]
 
 
-def _orphans(url: str, blobs: BlobStore) -> set[str]:
+def _orphans(url: str, blobs: FolderBlobStore) -> set[str]:
     engine = make_engine(url)
     with Session(engine) as session:
         sources = {s.blob_key for s in session.exec(select(Source)).all() if s.blob_key}
@@ -122,7 +122,7 @@ def _orphans(url: str, blobs: BlobStore) -> set[str]:
     return {b.key for b in blobs.listing()} - sources - pending
 
 
-def _check_blobs(url: str, blobs: BlobStore, env: dict[str, str], tally: Tally) -> set[str]:
+def _check_blobs(url: str, blobs: FolderBlobStore, env: dict[str, str], tally: Tally) -> set[str]:
     """Sweep with no grace (nothing is in flight now); then every blob is a source's and vice versa."""
     tally.orphans_before_sweep += len(_orphans(url, blobs))
     swept = subprocess.run(
@@ -187,7 +187,7 @@ class Uploads:
 
 
 def test_server_killed_at_random_points_during_sync_and_async_uploads(
-    migrated: tuple[str, dict[str, str], BlobStore], samples_dir: Path, tmp_path: Path
+    migrated: tuple[str, dict[str, str], FolderBlobStore], samples_dir: Path, tmp_path: Path
 ) -> None:
     url, env, blobs = migrated
     tally = Tally("server", _database(url))
@@ -278,7 +278,7 @@ def _check_server_cards(
 
 
 def test_importer_killed_at_random_points_during_a_folder_import(
-    migrated: tuple[str, dict[str, str], BlobStore], samples_dir: Path, tmp_path: Path
+    migrated: tuple[str, dict[str, str], FolderBlobStore], samples_dir: Path, tmp_path: Path
 ) -> None:
     url, env, blobs = migrated
     demo_keys(env)  # creates demo-uploader

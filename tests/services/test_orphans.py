@@ -25,7 +25,7 @@ from sqlmodel import Session, select
 from api.main import create_app
 from core.settings import load_settings
 from ingest.schema import Extraction
-from models.blobs import BlobStore
+from models.blobs import FolderBlobStore
 from models.enums import Channel
 from models.tables import AuditEvent, Principal, Source, UploadJob
 from services.orphans import sweep_orphan_blobs
@@ -49,13 +49,13 @@ def _crash_after_blob(image: Path, uploader_id: int, env: dict[str, str]) -> sub
     )
 
 
-def _blob_files(blobs: BlobStore) -> list[Path]:
+def _blob_files(blobs: FolderBlobStore) -> list[Path]:
     return [p for p in blobs.root.rglob("*") if p.is_file()] if blobs.root.exists() else []
 
 
 def test_a_kill_between_blob_and_commit_leaves_an_orphan_the_sweep_removes_and_erasure_finds_nothing(
     engine: Engine,
-    blobs: BlobStore,
+    blobs: FolderBlobStore,
     uploader: Principal,
     samples_dir: Path,
     sample_labels: dict[str, dict[str, object]],
@@ -97,7 +97,7 @@ def test_a_kill_between_blob_and_commit_leaves_an_orphan_the_sweep_removes_and_e
 def test_the_sweep_keeps_blobs_a_source_or_a_pending_job_refers_to(
     session: Session,
     engine: Engine,
-    blobs: BlobStore,
+    blobs: FolderBlobStore,
     uploader: Principal,
     build_extraction: Callable[..., Extraction],
     attested: AttestationInput,
@@ -133,7 +133,7 @@ def test_the_sweep_keeps_blobs_a_source_or_a_pending_job_refers_to(
 
 
 def test_storing_the_same_bytes_again_protects_an_old_orphan_for_a_new_grace_period(
-    engine: Engine, blobs: BlobStore
+    engine: Engine, blobs: FolderBlobStore
 ) -> None:
     key = blobs.put(b"card bytes")
     old = blobs.path(key).stat().st_mtime - 7200
@@ -146,7 +146,7 @@ def test_storing_the_same_bytes_again_protects_an_old_orphan_for_a_new_grace_per
     assert blobs.exists(key)
 
 
-def _gone(blobs: BlobStore, key: str, seconds: float = 10) -> bool:
+def _gone(blobs: FolderBlobStore, key: str, seconds: float = 10) -> bool:
     deadline = time.monotonic() + seconds
     while blobs.exists(key) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -156,7 +156,7 @@ def _gone(blobs: BlobStore, key: str, seconds: float = 10) -> bool:
 def test_the_api_sweeps_at_start_up_and_then_on_its_schedule(
     engine: Engine, tmp_path: Path, salt: bytes
 ) -> None:
-    blobs = BlobStore(tmp_path / "api-blobs")
+    blobs = FolderBlobStore(tmp_path / "api-blobs")
     at_start = blobs.put(b"left by a crash")
     settings = load_settings(orphan_grace_seconds=0, orphan_sweep_seconds=0.2)
     app = create_app(engine, settings=settings, blob_dir=blobs.root, salt=salt, ocr_workers=1)
@@ -167,7 +167,9 @@ def test_the_api_sweeps_at_start_up_and_then_on_its_schedule(
         assert _gone(blobs, later), "swept on the schedule"
 
 
-def test_the_sweep_drops_temporaries_of_writes_cut_off_by_a_crash(engine: Engine, blobs: BlobStore) -> None:
+def test_the_sweep_drops_temporaries_of_writes_cut_off_by_a_crash(
+    engine: Engine, blobs: FolderBlobStore
+) -> None:
     key = blobs.put(b"whole")
     partial = blobs.path(key).parent / ".incoming-abc123"
     partial.write_bytes(b"half a card")
