@@ -36,7 +36,7 @@ from api.routes import (
 from core.settings import Settings, get_settings
 from services.context import ServiceContext
 from services.extraction import OcrRunner, stop_with_supervisor
-from services.jobs import JobWorker
+from services.jobs import Housekeeping, JobWorker
 from services.queue import BrokerJobs
 from web.app import install as install_web  # the one front-to-front edge: /app is mounted here
 
@@ -71,9 +71,12 @@ def create_app(
             concurrency = settings.job_concurrency or app.state.ocr.workers
             app.state.jobs = JobWorker(services, app.state.ocr, concurrency)
         app.state.jobs.start()
+        app.state.chores = Housekeeping(services)  # in both modes: the orphan sweep, key expiry
+        app.state.chores.start()
         try:
             yield
         finally:
+            await app.state.chores.stop()
             await app.state.jobs.stop()
             app.state.ocr.shutdown()
 

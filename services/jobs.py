@@ -14,9 +14,9 @@ process is found by the poll). At start-up, jobs left ``running`` by a stopped o
 server go back to the queue (a job running through :data:`MAX_INTERRUPTIONS` crashes is
 failed instead); a job is finished only once its card is committed, and the card store
 answers a repeated image with the existing card, so a re-run never makes a second record.
-Beside it a housekeeping task sweeps orphan image blobs (:mod:`services.orphans`) at
-start-up and every ``CARDS_ORPHAN_SWEEP_SECONDS``, and deletes expired ``Idempotency-Key``
-rows every hour.
+Beside it, in both modes (with a broker too, where the worker is :class:`services.queue.BrokerJobs`),
+:class:`Housekeeping` sweeps orphan image blobs (:mod:`services.orphans`) at start-up and
+every ``CARDS_ORPHAN_SWEEP_SECONDS``, and deletes expired ``Idempotency-Key`` rows every hour.
 """
 
 from __future__ import annotations
@@ -209,35 +209,23 @@ async def process_job(ctx: ServiceContext, ocr: OcrRunner, job: UploadJob) -> No
         await to_thread.run_sync(lambda: finish_job(ctx, job.id or 0, error=error))
 
 
-class JobWorker:
-    """Runs queued upload jobs on the running event loop (started and stopped by the app's lifespan)."""
+class Housekeeping:
+    """The server's chores, with or without a broker: at start-up and then every
+    ``CARDS_ORPHAN_SWEEP_SECONDS`` the orphan image sweep; hourly, expired idempotency keys."""
 
-    def __init__(self, ctx: ServiceContext, ocr: OcrRunner, concurrency: int) -> None:
-        self.ctx, self.ocr, self.concurrency = ctx, ocr, max(1, concurrency)
-        self.wakeup = asyncio.Event()
+    def __init__(self, ctx: ServiceContext) -> None:
+        self.ctx = ctx
         self.task: asyncio.Task[None] | None = None
-        self.chores: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self.task = loop.create_task(self._work(), name="upload-jobs")
-        self.chores = loop.create_task(self._housekeeping(), name="housekeeping")
-
-    def wake(self, job_id: int | None = None) -> None:
-        """A job was queued: look now rather than at the next poll."""
-        self.wakeup.set()
+        self.task = asyncio.get_running_loop().create_task(self._housekeeping(), name="housekeeping")
 
     async def stop(self) -> None:
-        """Stop the worker; jobs it was running go back to the queue for the next start."""
-        for task in (self.chores, self.task):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self.task = self.chores = None
+        await _cancel(self.task)
+        self.task = None
 
     async def _housekeeping(self) -> None:
-        """At start-up and then periodically: the orphan blob sweep; hourly: expired idempotency keys."""
+        """Each chore when it is due; a failure is logged and tried again at the next round."""
         settings = self.ctx.settings
         grace = timedelta(seconds=settings.orphan_grace_seconds)
         every = settings.orphan_sweep_seconds
@@ -256,6 +244,35 @@ class JobWorker:
             except Exception:  # the database or the blob folder is away: try at the next round
                 log.exception("housekeeping failed")
             await asyncio.sleep(min(every or PRUNE_EVERY_S, PRUNE_EVERY_S, 60.0))
+
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class JobWorker:
+    """Runs queued upload jobs on the running event loop (started and stopped by the app's lifespan)."""
+
+    def __init__(self, ctx: ServiceContext, ocr: OcrRunner, concurrency: int) -> None:
+        self.ctx, self.ocr, self.concurrency = ctx, ocr, max(1, concurrency)
+        self.wakeup = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self._work(), name="upload-jobs")
+
+    def wake(self, job_id: int | None = None) -> None:
+        """A job was queued: look now rather than at the next poll."""
+        self.wakeup.set()
+
+    async def stop(self) -> None:
+        """Stop the worker; jobs it was running go back to the queue for the next start."""
+        await _cancel(self.task)
+        self.task = None
 
     async def _work(self) -> None:
         engine = self.ctx.engine

@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from api.main import create_app
 from core.settings import load_settings
+from models.blobs import DatabaseBlobStore
 from models.enums import Role
 from services.principals import create_principal
 
@@ -94,3 +95,24 @@ def test_healthz_is_503_naming_the_broker_when_redis_is_away(pg_schema: Any, tmp
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["status"] == "failing"
     assert "broker" in response.json()["detail"]
+
+
+def test_with_a_broker_the_api_still_sweeps_orphan_images_at_start_up(
+    redis_server: RedisServer, pg_schema: Any, tmp_path: Path
+) -> None:
+    url, engine = pg_schema
+    blobs = DatabaseBlobStore(engine)
+    orphan = blobs.put(b"an image whose card a crash never committed")
+    settings = load_settings(
+        _env_file=None,
+        DATABASE_URL=url,
+        CARDS_BROKER_URL=redis_server.url,
+        CARDS_BLOB_STORE="database",
+        CARDS_SUPPRESSION_SALT=TEST_SALT.decode(),
+        CARDS_ORPHAN_GRACE_SECONDS=0,
+    )
+    with TestClient(create_app(engine, settings=settings, salt=TEST_SALT, ocr_workers=1)):
+        deadline = time.monotonic() + 15
+        while blobs.exists(orphan) and time.monotonic() < deadline:
+            time.sleep(0.1)
+    assert not blobs.exists(orphan)
