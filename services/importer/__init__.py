@@ -30,15 +30,13 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from core.errors import BadArgumentsError
 from ingest.pipeline import Options
 from ingest.schema import Extraction
 from models.blobs import BlobStore
 from models.enums import Basis, Use
 from models.tables import Principal
-from services.errors import NotFoundError
-from services.importer.files import hash_and_filter, walk_images
-from services.importer.manifest import NO_USES, ManifestRow, read_manifest
+from services.importer.files import hash_and_filter
+from services.importer.manifest import NO_USES
 from services.importer.ocr import ocr_results
 from services.importer.report import (
     CardResult,
@@ -49,9 +47,8 @@ from services.importer.report import (
     default_report_path,
     file_label,
 )
+from services.importer.run import Tally, attestation_for, checked_inputs
 from services.importer.writer import Ready, Writer
-from services.principals import check_can_upload
-from services.records import AttestationInput
 
 __all__ = [
     "BATCH_SIZE",
@@ -96,49 +93,19 @@ def import_folder(
     ``batch`` (default: the time of the run) and its file label, never the file's path.
     """
     clock = time.perf_counter()
-    if uploader.id is None:
-        raise NotFoundError("The uploader has no id: store the principal first.")
-    check_can_upload(uploader)
-    if not root.is_dir():
-        raise BadArgumentsError(f"{root} is not a folder.", hint="Give the folder of card images to import.")
-    default_attestation = AttestationInput(
-        basis=basis, text_version=attestation_version, basis_text=basis_text, details={"via": "cards import"}
+    uploader_id, default_attestation, rows = checked_inputs(
+        root, uploader, basis, basis_text, attestation_version, manifest
     )
-    default_attestation.validate()
-    rows = read_manifest(manifest) if manifest is not None else {}
-    for manifest_row in rows.values():
-        _attestation_for(manifest_row, default_attestation).validate()
-
-    report = ImportReport(root=str(root.resolve()), uploader_id=uploader.id)
-    done = 0
-
-    place: dict[str, int] = {}
-
-    def finish(result: CardResult) -> None:
-        nonlocal done
-        report.results.append(result)
-        done += 1
-        if progress is not None:
-            label = file_label(place.get(result.path, 0), result.sha256)
-            progress(Progress(total=report.found, done=done, result=result, label=label))
+    report = ImportReport(root=str(root.resolve()), uploader_id=uploader_id)
+    tally = Tally(report, progress)
+    finish, place = tally.finish, tally.place
+    batch = batch or f"import-{report.started_at.strftime('%Y%m%dT%H%M%SZ')}"
 
     try:
-        candidates, left_out = walk_images(root)
-        report.found = len(candidates) + len(left_out)
-        every_file = sorted([c.rel for c in candidates] + [r.path for r in left_out])
-        place.update({rel: n for n, rel in enumerate(every_file, start=1)})
-        batch = batch or f"import-{report.started_at.strftime('%Y%m%dT%H%M%SZ')}"
-        known = {c.rel for c in candidates}
-        report.manifest_unmatched = [
-            {"line": r.line, "path": r.path} for r in rows.values() if r.path not in known
-        ]
+        candidates = tally.walk(root, rows)
         report.timings_s["walk"] = time.perf_counter() - clock
-        if progress is not None:
-            progress(Progress(total=report.found, done=0, result=None))
-        for result in left_out:
-            finish(result)
 
-        todo = hash_and_filter(candidates, engine, uploader.id, jobs, report, finish)
+        todo = hash_and_filter(candidates, engine, uploader_id, jobs, report, finish)
 
         writer = Writer(engine, blobs, uploader, salt, finish)
         by_index: list[Ready | None] = []
@@ -155,7 +122,7 @@ def import_folder(
                 Ready(
                     candidate=candidate,
                     extraction=Extraction(source=candidate.rel),
-                    attestation=_attestation_for(row, default_attestation),
+                    attestation=attestation_for(row, default_attestation),
                     uses=row.uses if row and row.uses is not None else frozenset(uses),
                     client=client,
                 )
@@ -202,16 +169,3 @@ def import_folder(
     report.timings_s["total"] = time.perf_counter() - clock
     return report
 
-
-def _attestation_for(row: ManifestRow | None, default: AttestationInput) -> AttestationInput:
-    if row is None or (row.basis is None and row.basis_text is None):
-        return default
-    basis = row.basis or default.basis
-    # a basis of its own comes with its own text; the command line's text belongs to its basis
-    basis_text = row.basis_text if row.basis is not None else (row.basis_text or default.basis_text)
-    return AttestationInput(
-        basis=basis,
-        text_version=default.text_version,
-        basis_text=basis_text,
-        details={**default.details, "manifest_line": row.line},
-    )

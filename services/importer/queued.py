@@ -19,19 +19,14 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from core.errors import BadArgumentsError
 from core.settings import Settings
 from models.blobs import BlobStore
 from models.enums import Basis, Use
 from models.tables import Principal, UploadJob, utcnow
 from services import queue
-from services.errors import NotFoundError
-from services.importer import _attestation_for
-from services.importer.files import hash_and_filter, walk_images
-from services.importer.manifest import read_manifest
-from services.importer.report import CardResult, ImportReport, Outcome, Progress, ProgressCallback, file_label
-from services.principals import check_can_upload
-from services.records import AttestationInput
+from services.importer.files import hash_and_filter
+from services.importer.report import CardResult, ImportReport, Outcome, ProgressCallback, file_label
+from services.importer.run import Tally, attestation_for, checked_inputs
 
 CHUNK = 100  # job rows per commit, then their messages
 POLL_S = 0.5
@@ -60,49 +55,16 @@ def import_folder_queued(
 ) -> ImportReport:
     """Queue every image under ``root`` for ``uploader`` and wait until the workers have read them all."""
     clock = time.perf_counter()
-    if uploader.id is None:
-        raise NotFoundError("The uploader has no id: store the principal first.")
-    uploader_id = uploader.id
-    check_can_upload(uploader)
-    if not root.is_dir():
-        raise BadArgumentsError(f"{root} is not a folder.", hint="Give the folder of card images to import.")
-    default_attestation = AttestationInput(
-        basis=basis,
-        text_version=settings.attestation_version,
-        basis_text=basis_text,
-        details={"via": "cards import"},
+    uploader_id, default_attestation, rows = checked_inputs(
+        root, uploader, basis, basis_text, settings.attestation_version, manifest
     )
-    default_attestation.validate()
-    rows = read_manifest(manifest) if manifest is not None else {}
-    for manifest_row in rows.values():
-        _attestation_for(manifest_row, default_attestation).validate()
-
     report = ImportReport(root=str(root.resolve()), uploader_id=uploader_id)
     batch = batch or f"import-{report.started_at.strftime('%Y%m%dT%H%M%SZ')}"
-    place: dict[str, int] = {}
-    done = 0
-
-    def finish(result: CardResult) -> None:
-        nonlocal done
-        report.results.append(result)
-        done += 1
-        if progress is not None:
-            label = file_label(place.get(result.path, 0), result.sha256)
-            progress(Progress(total=report.found, done=done, result=result, label=label))
+    tally = Tally(report, progress)
+    finish, place = tally.finish, tally.place
 
     try:
-        candidates, left_out = walk_images(root)
-        report.found = len(candidates) + len(left_out)
-        every_file = sorted([c.rel for c in candidates] + [r.path for r in left_out])
-        place.update({rel: n for n, rel in enumerate(every_file, start=1)})
-        known = {c.rel for c in candidates}
-        report.manifest_unmatched = [
-            {"line": r.line, "path": r.path} for r in rows.values() if r.path not in known
-        ]
-        if progress is not None:
-            progress(Progress(total=report.found, done=0, result=None))
-        for result in left_out:
-            finish(result)
+        candidates = tally.walk(root, rows)
         todo = hash_and_filter(candidates, engine, uploader_id, jobs, report, finish)
         report.ocr_cards = len(todo)
 
@@ -128,7 +90,7 @@ def import_folder_queued(
                     client: dict[str, Any] = {"import_batch": batch, "file": label}
                     if row and row.notes:
                         client["notes"] = row.notes
-                    attestation = _attestation_for(row, default_attestation)
+                    attestation = attestation_for(row, default_attestation)
                     card_uses = row.uses if row and row.uses is not None else uses
                     job = UploadJob(
                         principal_id=uploader_id,
